@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod aead;
+pub mod codec;
+pub mod domain;
+mod error;
+pub mod hash;
+pub mod hd;
+pub mod hex;
+mod identity;
+pub mod ids;
+mod serde_array;
+pub mod wrap;
+
+pub use aead::{Aead, ContentKey, Sealed};
+pub use domain::Domain;
+pub use error::CryptoError;
+pub use identity::{Keypair, PublicKey, Signature};
+pub use ids::{BlockHash, ContractId, Hash256, NodeId, RecordKey};
+pub use wrap::{WrappedKey, unwrap_key, wrap_key};
+
+/// Result type of this crate.
+pub type Result<T, E = CryptoError> = core::result::Result<T, E>;
