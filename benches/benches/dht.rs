@@ -1,0 +1,2 @@
+//! The `dht` benchmark (being written with its crate).
+fn main() {}

@@ -1,0 +1,2 @@
+//! The `gossip` benchmark (being written with its crate).
+fn main() {}

@@ -1,0 +1,2 @@
+//! The `ledger` benchmark (being written with its crate).
+fn main() {}

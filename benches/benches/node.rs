@@ -1,0 +1,2 @@
+//! The `node` benchmark (being written with its crate).
+fn main() {}

@@ -1,0 +1,2 @@
+//! The `por` benchmark (being written with its crate).
+fn main() {}

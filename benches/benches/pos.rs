@@ -1,0 +1,2 @@
+//! The `pos` benchmark (being written with its crate).
+fn main() {}

@@ -1,0 +1,2 @@
+//! The `record` benchmark (being written with its crate).
+fn main() {}
