@@ -69,9 +69,10 @@ impl Keypair {
         Signature(self.signing.sign(msg).to_bytes())
     }
 
-    /// The X25519 secret for key agreement: the clamped SHA-512 scalar of the ed25519 seed, as
-    /// libsodium's `crypto_sign_ed25519_sk_to_curve25519` derives it.
-    pub(crate) fn x25519_secret(&self) -> x25519_dalek::StaticSecret {
+    /// The X25519 secret for key agreement: the SHA-512 scalar of the ed25519 seed (clamped when
+    /// used), as libsodium's `crypto_sign_ed25519_sk_to_curve25519` derives it. Its public half
+    /// is [`PublicKey::to_x25519`], so a Noise handshake keyed by it authenticates this identity.
+    pub fn x25519_secret(&self) -> x25519_dalek::StaticSecret {
         x25519_dalek::StaticSecret::from(self.signing.to_scalar_bytes())
     }
 }
