@@ -1,2 +1,11 @@
-//! `subspace-ledger`: a protocol layer of the Subspace storage network (being built; see the
-//! workspace's ARCHITECTURE.md for what this crate will hold).
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod economics;
+mod error;
+
+pub use economics::Cos;
+pub use error::LedgerError;
+
+/// Result with this crate's error.
+pub type Result<T, E = LedgerError> = core::result::Result<T, E>;
