@@ -1,2 +1,26 @@
-//! `subspace-record`: a protocol layer of the Subspace storage network (being built; see the
-//! workspace's ARCHITECTURE.md for what this crate will hold).
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod acl;
+mod builder;
+mod error;
+pub mod payload;
+pub mod receipt;
+mod record;
+mod validate;
+
+pub use acl::{Acl, AclEntry, Role};
+pub use builder::{RecordBuilder, RecordKeypair};
+pub use error::RecordError;
+pub use payload::Payload;
+pub use receipt::Receipt;
+pub use record::{FORMAT_VERSION, MAX_RECORD_LEN, Record, RecordKind, mutable_key};
+pub use validate::{
+    ContractValidator, validate, validate_at, validate_update, validate_with_contract,
+};
+
+/// The most plaintext a record holds: 1 MiB.
+pub const MAX_DATA_LEN: usize = 1024 * 1024;
+
+/// Result type of this crate.
+pub type Result<T, E = RecordError> = core::result::Result<T, E>;

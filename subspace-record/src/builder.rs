@@ -1,0 +1,281 @@
+//! Building records: sealed by default, public only when asked for by name.
+
+use std::borrow::Cow;
+
+use rand_core::CryptoRngCore;
+use subspace_crypto::{
+    Aead, ContentKey, ContractId, Keypair, PublicKey, RecordKey, domain, wrap_key,
+};
+
+use crate::acl::{Acl, Role};
+use crate::payload::{Payload, SealedPayload};
+use crate::record::{Record, RecordKind, mutable_key, signed_bytes};
+use crate::{MAX_DATA_LEN, RecordError, Result};
+
+/// The keypair generated for one mutable record alone; its key names the record
+/// (SHA-256 of the public key) and its holder may always write and administer it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordKeypair(Keypair);
+
+impl RecordKeypair {
+    /// A fresh record keypair.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> RecordKeypair {
+        RecordKeypair(Keypair::generate(rng))
+    }
+
+    /// A record keypair from a 32-byte seed (for example derived with `subspace_crypto::hd`).
+    pub fn from_seed(seed: &[u8; 32]) -> RecordKeypair {
+        RecordKeypair(Keypair::from_seed(seed))
+    }
+
+    /// The record public key.
+    pub fn public(&self) -> PublicKey {
+        self.0.public()
+    }
+
+    /// The key the record is stored under.
+    pub fn key(&self) -> RecordKey {
+        mutable_key(&self.0.public())
+    }
+
+    /// The keypair, to sign versions with or open the record.
+    pub fn keypair(&self) -> &Keypair {
+        &self.0
+    }
+}
+
+/// Builds, seals and signs a record.
+///
+/// By default the data is sealed with a fresh content key under AES-256-GCM and the key is
+/// wrapped for the owner, every identity on the ACL and (for mutable records) the record key.
+/// Every version gets a fresh content key, so removing a reader from the ACL re-keys the
+/// record: the next version is sealed under a key it never receives.
+///
+/// ```
+/// use subspace_crypto::{ContractId, Keypair};
+/// use subspace_record::{RecordBuilder, validate};
+/// let mut rng = rand_core::OsRng;
+/// let alice = Keypair::generate(&mut rng);
+/// let contract = ContractId::from_bytes([1; 32]);
+/// let rec = RecordBuilder::new(contract, alice.public(), 1_700_000_000)
+///     .data(&b"hello"[..])
+///     .build(&alice, &mut rng)?;
+/// let key = validate(&rec)?;
+/// assert_eq!(rec.open(&alice)?, b"hello");
+/// # let _ = key;
+/// # Ok::<(), subspace_record::RecordError>(())
+/// ```
+#[derive(Debug)]
+pub struct RecordBuilder<'a> {
+    contract: ContractId,
+    owner: PublicKey,
+    timestamp: u64,
+    data: Cow<'a, [u8]>,
+    aead: Aead,
+    public: bool,
+    acl: Acl,
+    mutable: Option<(PublicKey, u64)>,
+    content_key: Option<ContentKey>,
+    error: Option<RecordError>,
+}
+
+impl<'a> RecordBuilder<'a> {
+    /// A new immutable, sealed, empty record owned by `owner` under `contract`, stamped with
+    /// `timestamp` (Unix seconds, from the caller).
+    pub fn new(contract: ContractId, owner: PublicKey, timestamp: u64) -> RecordBuilder<'a> {
+        let mut acl = Acl::new();
+        // An empty ACL always has room for one entry.
+        let error = acl.set(owner, Role::Admin).err();
+        RecordBuilder {
+            contract,
+            owner,
+            timestamp,
+            data: Cow::Borrowed(&[]),
+            aead: Aead::default(),
+            public: false,
+            acl,
+            mutable: None,
+            content_key: None,
+            error,
+        }
+    }
+
+    /// The next version of the mutable record `old`: same record key, contract, owner, ACL,
+    /// cipher and visibility, `seq + 1`, no data yet.
+    pub fn next_version(old: &Record, timestamp: u64) -> Result<RecordBuilder<'a>> {
+        let RecordKind::Mutable { record_public, seq } = old.kind else {
+            return Err(RecordError::NotMutable);
+        };
+        let next = seq
+            .checked_add(1)
+            .ok_or(RecordError::Builder("seq is exhausted"))?;
+        let aead = match old.payload() {
+            Payload::Sealed(s) => s.aead(),
+            Payload::Plain(_) => Aead::default(),
+        };
+        Ok(RecordBuilder {
+            contract: old.contract,
+            owner: old.owner,
+            timestamp,
+            data: Cow::Borrowed(&[]),
+            aead,
+            public: old.is_public(),
+            acl: old.acl.clone(),
+            mutable: Some((record_public, next)),
+            content_key: None,
+            error: None,
+        })
+    }
+
+    /// The data (at most [`MAX_DATA_LEN`] bytes; borrowed data is sealed without a copy).
+    pub fn data(mut self, data: impl Into<Cow<'a, [u8]>>) -> Self {
+        self.data = data.into();
+        self
+    }
+
+    /// Seal with `aead` instead of AES-256-GCM.
+    pub fn aead(mut self, aead: Aead) -> Self {
+        self.aead = aead;
+        self
+    }
+
+    /// Store the data in the clear, readable by anyone (ledger blocks, public websites).
+    /// A public record's ACL may hold Writers and Admins but no Readers.
+    pub fn public(mut self) -> Self {
+        self.public = true;
+        self
+    }
+
+    /// Store the data sealed (the default; undoes [`public`](Self::public) on a next version).
+    pub fn sealed(mut self) -> Self {
+        self.public = false;
+        self
+    }
+
+    /// Make a mutable record with record public key `record_public` at version `seq`.
+    pub fn mutable(mut self, record_public: PublicKey, seq: u64) -> Self {
+        self.mutable = Some((record_public, seq));
+        self
+    }
+
+    /// Set the version number of a mutable record.
+    pub fn seq(mut self, seq: u64) -> Self {
+        if let Some((_, s)) = &mut self.mutable {
+            *s = seq;
+        } else {
+            self.error
+                .get_or_insert(RecordError::Builder("seq on an immutable record"));
+        }
+        self
+    }
+
+    /// Give `identity` the role `role` (Read also wraps the content key for it).
+    pub fn share(mut self, identity: PublicKey, role: Role) -> Self {
+        if identity == self.owner {
+            self.error
+                .get_or_insert(RecordError::Builder("the owner is always an Admin"));
+        } else if let Err(e) = self.acl.set(identity, role) {
+            self.error.get_or_insert(e);
+        }
+        self
+    }
+
+    /// Remove `identity` from the ACL: the version built next is sealed under a fresh key it
+    /// does not receive. (Versions it already fetched stay readable to it; nothing can take
+    /// back what was read.)
+    pub fn revoke(mut self, identity: &PublicKey) -> Self {
+        if *identity == self.owner {
+            self.error
+                .get_or_insert(RecordError::Builder("the owner cannot be revoked"));
+        } else {
+            self.acl.remove(identity);
+        }
+        self
+    }
+
+    /// Seal under this content key instead of a fresh one (SSFS uses it to put the key in
+    /// a manifest). The key must never seal anything else.
+    pub fn content_key(mut self, key: ContentKey) -> Self {
+        self.content_key = Some(key);
+        self
+    }
+
+    /// Seals (unless public), wraps the content key, and signs with `signer`: the owner for an
+    /// immutable record; the record key or a Writer/Admin on the ACL for a mutable one.
+    pub fn build(self, signer: &Keypair, rng: &mut impl CryptoRngCore) -> Result<Record> {
+        // The size is checked before any work is done.
+        if self.data.len() > MAX_DATA_LEN {
+            return Err(RecordError::DataTooLarge {
+                len: self.data.len() as u64,
+                max: MAX_DATA_LEN as u64,
+            });
+        }
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let signer_pk = signer.public();
+        let kind = match self.mutable {
+            None => {
+                if signer_pk != self.owner {
+                    return Err(RecordError::Unauthorized);
+                }
+                RecordKind::Immutable
+            }
+            Some((record_public, seq)) => {
+                if self.acl.role(&record_public).is_some() {
+                    return Err(RecordError::Builder("the record key cannot be on its ACL"));
+                }
+                if signer_pk != record_public && !self.acl.allows(&signer_pk, Role::Write) {
+                    return Err(RecordError::Unauthorized);
+                }
+                RecordKind::Mutable { record_public, seq }
+            }
+        };
+        let (payload, keychain) = if self.public {
+            if self.acl.entries().iter().any(|e| e.role == Role::Read) {
+                return Err(RecordError::Builder("a public record has no Read entries"));
+            }
+            (Payload::Plain(self.data.into_owned()), Vec::new())
+        } else {
+            let key = match self.content_key {
+                Some(k) => k,
+                None => ContentKey::generate(rng),
+            };
+            let payload = Payload::Sealed(SealedPayload::seal(&key, self.aead, &self.data, rng)?);
+            let mut recipients: Vec<PublicKey> =
+                self.acl.entries().iter().map(|e| e.identity).collect();
+            if let RecordKind::Mutable { record_public, .. } = kind {
+                recipients.push(record_public);
+            }
+            recipients.sort();
+            let keychain = recipients
+                .iter()
+                .map(|pk| wrap_key(&key, pk, rng))
+                .collect::<core::result::Result<Vec<_>, _>>()?;
+            (payload, keychain)
+        };
+        let digest = payload.digest();
+        let msg = signed_bytes(
+            &kind,
+            &self.contract,
+            &self.owner,
+            self.timestamp,
+            &self.acl,
+            &keychain,
+            &signer_pk,
+            digest,
+        )?;
+        let signature = signer.sign(domain::RECORD, &msg);
+        Ok(Record {
+            kind,
+            contract: self.contract,
+            owner: self.owner,
+            timestamp: self.timestamp,
+            acl: self.acl,
+            keychain,
+            payload,
+            signer: signer_pk,
+            signature,
+        })
+    }
+}

@@ -1,0 +1,121 @@
+//! Validation: the rules every node applies to a record before storing or serving it.
+//!
+//! [`validate`] needs nothing but the record; [`validate_update`] adds the rules that need the
+//! stored version of a mutable record; [`ContractValidator`] is the check that needs the
+//! ledger, which the node implements.
+
+use subspace_crypto::{ContractId, PublicKey, RecordKey, domain};
+
+use crate::acl::Role;
+use crate::record::{Record, RecordKind};
+use crate::{RecordError, Result};
+
+/// Checks everything about `record` that needs no outside state — size, structure, key
+/// derivation, signature, and that the signer may write it — and returns its key.
+///
+/// Immutable records must be signed by their owner; mutable ones by their record key or an
+/// identity their own ACL lets write (the stored version's ACL is checked by
+/// [`validate_update`]).
+pub fn validate(record: &Record) -> Result<RecordKey> {
+    record.check_structure()?;
+    let digest = record.payload.digest();
+    let key = match &record.kind {
+        RecordKind::Immutable => {
+            if record.signer != record.owner {
+                return Err(RecordError::Unauthorized);
+            }
+            RecordKey(digest)
+        }
+        RecordKind::Mutable { record_public, .. } => {
+            if record.signer != *record_public && !record.acl.allows(&record.signer, Role::Write) {
+                return Err(RecordError::Unauthorized);
+            }
+            crate::record::mutable_key(record_public)
+        }
+    };
+    let msg = record.signed_bytes(digest)?;
+    record
+        .signer
+        .verify(domain::RECORD, &msg, &record.signature)
+        .map_err(|_| RecordError::BadSignature)?;
+    Ok(key)
+}
+
+/// Validates `record` and checks that it is stored under `expected` (what a node does with a
+/// record fetched by key).
+pub fn validate_at(record: &Record, expected: &RecordKey) -> Result<()> {
+    if validate(record)? != *expected {
+        return Err(RecordError::KeyMismatch);
+    }
+    Ok(())
+}
+
+/// Checks that `new` may replace the stored `old` version of a mutable record: both valid,
+/// same record key and owner, `seq` strictly greater, the signer is the record key or a
+/// Writer/Admin on `old`'s ACL, and a change of ACL, contract or visibility is signed by the
+/// record key or an Admin on `old`'s ACL.
+pub fn validate_update(old: &Record, new: &Record) -> Result<RecordKey> {
+    let old_key = validate(old)?;
+    let new_key = validate(new)?;
+    let (
+        RecordKind::Mutable {
+            record_public,
+            seq: old_seq,
+        },
+        RecordKind::Mutable { seq: new_seq, .. },
+    ) = (&old.kind, &new.kind)
+    else {
+        return Err(RecordError::NotMutable);
+    };
+    if old_key != new_key {
+        return Err(RecordError::NotSameRecord("different record key"));
+    }
+    if old.owner != new.owner {
+        return Err(RecordError::NotSameRecord("different owner"));
+    }
+    if new_seq <= old_seq {
+        return Err(RecordError::StaleSeq {
+            old: *old_seq,
+            new: *new_seq,
+        });
+    }
+    let signer = &new.signer;
+    let is_record_key = signer == record_public;
+    if !is_record_key && !old.acl.allows(signer, Role::Write) {
+        return Err(RecordError::Unauthorized);
+    }
+    let admin_change =
+        old.acl != new.acl || old.contract != new.contract || old.is_public() != new.is_public();
+    if admin_change && !is_record_key && !old.acl.allows(signer, Role::Admin) {
+        return Err(RecordError::NotAdmin);
+    }
+    Ok(new_key)
+}
+
+/// The contract check, which needs the ledger: the node implements it and calls
+/// [`validate_with_contract`].
+pub trait ContractValidator {
+    /// Accepts or rejects storing `stored_len` encoded bytes for `owner` under `contract` at
+    /// `now` (Unix seconds): the contract exists, is funded, belongs to `owner` and has room.
+    /// Return [`RecordError::Contract`] with a reason to reject.
+    fn check_contract(
+        &self,
+        contract: &ContractId,
+        owner: &PublicKey,
+        stored_len: u64,
+        now: u64,
+    ) -> Result<()>;
+}
+
+/// [`validate`] followed by the node's contract check.
+pub fn validate_with_contract(
+    record: &Record,
+    contracts: &impl ContractValidator,
+    now: u64,
+) -> Result<RecordKey> {
+    let key = validate(record)?;
+    // The stored length is what the host keeps: the encoded record.
+    let stored_len = crate::record::encoded_len(record);
+    contracts.check_contract(&record.contract, &record.owner, stored_len, now)?;
+    Ok(key)
+}
