@@ -1,2 +1,11 @@
-//! `subspace-node`: assembles the Subspace protocol crates into a running host and client
-//! (being built; see the workspace's ARCHITECTURE.md for what this crate will hold).
+#![doc = include_str!("../README.md")]
+
+pub mod clock;
+pub mod disk;
+pub mod error;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use disk::{DiskStore, DiskStoreConfig, Recovery, VerifyReport};
+pub use error::{NodeError, Result};
+pub use store::{MemoryStore, RecordStore, StoredEntry, Usage};
