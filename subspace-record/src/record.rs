@@ -349,3 +349,64 @@ pub(crate) fn encoded_len(record: &Record) -> u64 {
         + 32
         + 64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{RecordBuilder, RecordKeypair};
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn encoded_len_matches_the_encoding() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let o = Keypair::generate(&mut rng);
+        let f = Keypair::generate(&mut rng);
+        let rk = RecordKeypair::generate(&mut rng);
+        for len in [0usize, 10, 70_000, MAX_DATA_LEN] {
+            let data = vec![1u8; len];
+            let b = || {
+                RecordBuilder::new(ContractId::from_bytes([2; 32]), o.public(), 5)
+                    .data(&data[..])
+                    .share(f.public(), Role::Write)
+            };
+            let recs = [
+                b().build(&o, &mut rng).unwrap(),
+                b().mutable(rk.public(), 3).build(&f, &mut rng).unwrap(),
+                b().public().build(&o, &mut rng).unwrap(),
+            ];
+            for r in recs {
+                assert_eq!(encoded_len(&r), r.encode().unwrap().len() as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn structure_rules() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let o = Keypair::generate(&mut rng);
+        let f = Keypair::generate(&mut rng);
+        let rk = RecordKeypair::generate(&mut rng);
+        let r = RecordBuilder::new(ContractId::from_bytes([2; 32]), o.public(), 5)
+            .mutable(rk.public(), 0)
+            .share(f.public(), Role::Read)
+            .build(&o, &mut rng)
+            .unwrap();
+        r.check_structure().unwrap();
+        // A keychain missing a reader, or with an extra one, is malformed.
+        let mut missing = r.clone();
+        missing.keychain.pop();
+        assert!(missing.check_structure().is_err());
+        let mut extra = r.clone();
+        extra.keychain.push(r.keychain[0].clone());
+        assert!(extra.check_structure().is_err());
+        // The owner must stay an Admin.
+        let mut demoted = r.clone();
+        demoted.acl.set(o.public(), Role::Write).unwrap();
+        assert!(demoted.check_structure().is_err());
+        // The record key cannot sit on its own ACL.
+        let mut self_listed = r.clone();
+        self_listed.acl.set(rk.public(), Role::Read).unwrap();
+        assert!(self_listed.check_structure().is_err());
+    }
+}

@@ -119,3 +119,72 @@ pub fn validate_with_contract(
     contracts.check_contract(&record.contract, &record.owner, stored_len, now)?;
     Ok(key)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RecordBuilder;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    use std::cell::RefCell;
+    use subspace_crypto::Keypair;
+
+    /// A ledger stand-in: one funded contract with a byte quota and an expiry.
+    struct Ledger {
+        contract: ContractId,
+        owner: PublicKey,
+        quota: u64,
+        expires: u64,
+        seen: RefCell<Vec<u64>>,
+    }
+
+    impl ContractValidator for Ledger {
+        fn check_contract(&self, c: &ContractId, o: &PublicKey, len: u64, now: u64) -> Result<()> {
+            self.seen.borrow_mut().push(len);
+            if *c != self.contract || *o != self.owner {
+                return Err(RecordError::Contract("unknown contract".into()));
+            }
+            if len > self.quota || now >= self.expires {
+                return Err(RecordError::Contract("over quota or expired".into()));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn contract_check_is_applied_after_validation() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let o = Keypair::generate(&mut rng);
+        let contract = ContractId::from_bytes([4; 32]);
+        let ledger = Ledger {
+            contract,
+            owner: o.public(),
+            quota: 2000,
+            expires: 100,
+            seen: RefCell::new(Vec::new()),
+        };
+        let small = RecordBuilder::new(contract, o.public(), 1)
+            .data(&[1u8; 100][..])
+            .build(&o, &mut rng)
+            .unwrap();
+        let key = validate_with_contract(&small, &ledger, 50).unwrap();
+        assert_eq!(key, small.key());
+        assert_eq!(
+            ledger.seen.borrow()[0],
+            small.encode().unwrap().len() as u64
+        );
+        assert!(validate_with_contract(&small, &ledger, 100).is_err());
+        let big = RecordBuilder::new(contract, o.public(), 1)
+            .data(&[1u8; 3000][..])
+            .build(&o, &mut rng)
+            .unwrap();
+        assert!(matches!(
+            validate_with_contract(&big, &ledger, 50),
+            Err(RecordError::Contract(_))
+        ));
+        let other = RecordBuilder::new(ContractId::from_bytes([5; 32]), o.public(), 1)
+            .build(&o, &mut rng)
+            .unwrap();
+        assert!(validate_with_contract(&other, &ledger, 50).is_err());
+    }
+}
