@@ -24,6 +24,22 @@ pub fn cost_of_storage(supply: u64, space_time: u128, data_time: u128) -> Option
     Some(Cos((u128::from(supply) << COS_FRAC_BITS) / free))
 }
 
+/// S(t): Σ pledged_bytes × (interval end − t) over `(pledged_bytes, interval_end)` of valid
+/// host contracts, in byte-seconds. Ended intervals count zero; the sum saturates.
+pub fn space_time(hosts: impl IntoIterator<Item = (u64, u64)>, t: u64) -> u128 {
+    hosts.into_iter().fold(0u128, |acc, (bytes, end)| {
+        acc.saturating_add(u128::from(bytes) * u128::from(end.saturating_sub(t)))
+    })
+}
+
+/// D(t): Σ bytes × (expiry − t) over `(bytes, expiry)` of data contracts, in byte-seconds.
+/// Expired contracts count zero; the sum saturates.
+pub fn data_time(contracts: impl IntoIterator<Item = (u128, u64)>, t: u64) -> u128 {
+    contracts.into_iter().fold(0u128, |acc, (bytes, end)| {
+        acc.saturating_add(bytes.saturating_mul(u128::from(end.saturating_sub(t))))
+    })
+}
+
 /// Price in credits of reserving `bytes` for `seconds` at `cos`.
 ///
 /// Rounding: `ceil(cos · bytes · seconds / 2^64)` (up, in the network's favour). `None` if the

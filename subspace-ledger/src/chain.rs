@@ -1,0 +1,298 @@
+//! Fork choice and reorganisations over a [`ChainStore`].
+//!
+//! **Fork choice**: the best chain has the most accumulated work (sum of its blocks'
+//! difficulties). Ties go to the tip with the better proof (lower quality value), then to the
+//! lower block hash, so every node picks the same tip. Siblings answer the same challenge at
+//! the same difficulty, so among them the best proof wins: nodes keep the best valid proposal
+//! per challenge.
+//!
+//! Blocks that extend the best tip are validated completely at once. A block on a side branch
+//! is stored after cheap checks (known parent, height, signature) and validated completely
+//! only when its branch would become best: the chain then rolls its state back to the fork
+//! point and forward along the branch; if any branch block fails, the state returns to the
+//! old best chain exactly and the failing block is remembered as invalid.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use subspace_crypto::{BlockHash, Keypair};
+
+use crate::block::Block;
+use crate::consensus::quality_value;
+use crate::params::ConsensusParams;
+use crate::pos::ProofVerifier;
+use crate::state::{ChainState, ProofAnswer, ProposalInputs, Undo};
+use crate::store::ChainStore;
+use crate::{LedgerError, Result};
+
+/// Most side-branch blocks (not on the best chain) kept in the index; more are dropped and
+/// counted.
+pub const MAX_SIDE_BLOCKS: usize = 4096;
+/// Most hashes remembered as invalid; older ones are forgotten first.
+pub const MAX_INVALID: usize = 4096;
+
+/// What [`Chain::insert_block`] did with a valid-looking block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accepted {
+    /// It extended the best chain.
+    Extended,
+    /// Its branch became best; `depth` blocks of the old best chain were rolled back.
+    Reorganized {
+        /// Blocks rolled back.
+        depth: u64,
+    },
+    /// It was stored on a side branch with less work than the best chain.
+    SideChain,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    parent: BlockHash,
+    height: u64,
+    work: u128,
+    quality: u64,
+}
+
+/// A chain: the best chain's state, an index of known blocks, and the store holding them.
+pub struct Chain<S: ChainStore, P: ProofVerifier> {
+    params: ConsensusParams,
+    store: S,
+    pos: P,
+    state: ChainState,
+    index: BTreeMap<BlockHash, Entry>,
+    undo: BTreeMap<BlockHash, (u64, Undo)>,
+    side: usize,
+    side_dropped: u64,
+    invalid: BTreeSet<BlockHash>,
+    invalid_order: std::collections::VecDeque<BlockHash>,
+}
+
+impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
+    /// A chain holding only `genesis`.
+    pub fn new(genesis: &Block, params: ConsensusParams, mut store: S, pos: P) -> Result<Self> {
+        let state = ChainState::from_genesis(genesis, &params)?;
+        let hash = state.tip().hash;
+        store.put_block(hash, genesis)?;
+        store.set_best(hash)?;
+        let mut index = BTreeMap::new();
+        index.insert(
+            hash,
+            Entry { parent: genesis.header.parent, height: 0, work: state.tip().work, quality: quality_value(&genesis.header.quality) },
+        );
+        Ok(Chain {
+            params,
+            store,
+            pos,
+            state,
+            index,
+            undo: BTreeMap::new(),
+            side: 0,
+            side_dropped: 0,
+            invalid: BTreeSet::new(),
+            invalid_order: Default::default(),
+        })
+    }
+
+    /// Re-opens a chain whose blocks are in `store`: re-validates the stored best chain from
+    /// `genesis` (side branches are not re-indexed).
+    pub fn open(genesis: &Block, params: ConsensusParams, store: S, pos: P, now: u64) -> Result<Self> {
+        let best = store.best()?;
+        let mut path = Vec::new();
+        let genesis_hash = genesis.hash()?;
+        let mut cur = best.unwrap_or(genesis_hash);
+        while cur != genesis_hash {
+            let b = store.block(&cur)?.ok_or_else(|| LedgerError::Store("missing block on the best chain".into()))?;
+            let parent = b.header.parent;
+            path.push(b);
+            cur = parent;
+        }
+        let mut chain = Chain::new(genesis, params, store, pos)?;
+        for b in path.into_iter().rev() {
+            chain.insert_block(b, now)?;
+        }
+        Ok(chain)
+    }
+
+    /// The best chain's state.
+    pub fn state(&self) -> &ChainState {
+        &self.state
+    }
+
+    /// The consensus parameters.
+    pub fn params(&self) -> &ConsensusParams {
+        &self.params
+    }
+
+    /// The block store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Side-branch blocks dropped because the side index was full.
+    pub fn side_dropped(&self) -> u64 {
+        self.side_dropped
+    }
+
+    /// Whether a block is known (on any branch).
+    pub fn contains(&self, hash: &BlockHash) -> bool {
+        self.index.contains_key(hash)
+    }
+
+    /// Builds a block on the best tip (see [`ChainState::propose`]).
+    pub fn propose(&mut self, farmer: &Keypair, answer: ProofAnswer, timestamp: u64, inputs: &ProposalInputs) -> Result<Block> {
+        self.state.propose(&self.params, &self.pos, farmer, answer, timestamp, inputs)
+    }
+
+    /// Offers a block received from the network or produced locally. `now` is the local
+    /// clock in Unix seconds.
+    pub fn insert_block(&mut self, block: Block, now: u64) -> Result<Accepted> {
+        let hash = block.hash()?;
+        if self.index.contains_key(&hash) || self.invalid.contains(&hash) {
+            return Err(LedgerError::Duplicate);
+        }
+        let parent = self.index.get(&block.header.parent).cloned().ok_or(LedgerError::UnknownParent)?;
+        if self.invalid.contains(&block.header.parent) {
+            return Err(LedgerError::UnknownParent);
+        }
+        if block.header.height != parent.height + 1 {
+            return Err(LedgerError::BadHeight);
+        }
+        let entry = Entry {
+            parent: block.header.parent,
+            height: block.header.height,
+            work: parent.work.saturating_add(u128::from(block.header.difficulty)),
+            quality: quality_value(&block.header.quality),
+        };
+        if block.header.parent == self.state.tip().hash {
+            let undo = match self.state.apply_block(&block, &self.params, &self.pos, now) {
+                Ok(u) => u,
+                Err(e) => {
+                    self.mark_invalid(hash);
+                    return Err(e);
+                }
+            };
+            self.store.put_block(hash, &block)?;
+            self.index.insert(hash, entry);
+            self.undo.insert(hash, (block.header.height, undo));
+            self.store.set_best(hash)?;
+            self.prune_undo();
+            return Ok(Accepted::Extended);
+        }
+        // A side branch.
+        if block.header.height.saturating_add(self.params.max_reorg_depth) <= self.state.height() {
+            return Err(LedgerError::TooDeep);
+        }
+        block.header.verify_signature()?;
+        if self.side >= MAX_SIDE_BLOCKS {
+            self.side_dropped += 1;
+            return Err(LedgerError::TooDeep);
+        }
+        self.store.put_block(hash, &block)?;
+        let better = self.better(&entry, &hash);
+        self.index.insert(hash, entry);
+        self.side += 1;
+        if !better {
+            return Ok(Accepted::SideChain);
+        }
+        self.reorganise(hash, now)
+    }
+
+    fn better(&self, e: &Entry, hash: &BlockHash) -> bool {
+        let tip = self.state.tip().hash;
+        let Some(best) = self.index.get(&tip) else { return true };
+        // More work; then better (lower) quality; then lower hash.
+        (e.work, std::cmp::Reverse(e.quality), std::cmp::Reverse(*hash))
+            > (best.work, std::cmp::Reverse(best.quality), std::cmp::Reverse(tip))
+    }
+
+    fn on_best_chain(&self, hash: &BlockHash, height: u64) -> bool {
+        self.state.summary(height).is_some_and(|s| s.hash == *hash)
+    }
+
+    fn reorganise(&mut self, new_tip: BlockHash, now: u64) -> Result<Accepted> {
+        // The branch from the fork point (exclusive) to the new tip.
+        let mut branch = Vec::new();
+        let mut cur = new_tip;
+        loop {
+            let e = self.index.get(&cur).ok_or(LedgerError::UnknownParent)?;
+            if self.on_best_chain(&cur, e.height) {
+                break;
+            }
+            if self.invalid.contains(&cur) {
+                return Err(LedgerError::UnknownParent);
+            }
+            branch.push(cur);
+            cur = e.parent;
+        }
+        branch.reverse();
+        let fork_height = self.index.get(&cur).map_or(0, |e| e.height);
+        let depth = self.state.height() - fork_height;
+        if depth > self.params.max_reorg_depth {
+            return Err(LedgerError::TooDeep);
+        }
+        let old: Vec<BlockHash> =
+            (fork_height + 1..=self.state.height()).filter_map(|h| self.state.summary(h).map(|s| s.hash)).collect();
+        self.roll_back_to(fork_height)?;
+        let mut applied = Vec::new();
+        for h in &branch {
+            let block = self.store.block(h)?.ok_or_else(|| LedgerError::Store("missing side block".into()))?;
+            match self.state.apply_block(&block, &self.params, &self.pos, now) {
+                Ok(u) => {
+                    self.undo.insert(*h, (block.header.height, u));
+                    applied.push(*h);
+                }
+                Err(e) => {
+                    self.mark_invalid(*h);
+                    self.roll_back_to(fork_height)?;
+                    for o in &old {
+                        let b = self.store.block(o)?.ok_or_else(|| LedgerError::Store("missing old block".into()))?;
+                        // These blocks were valid on this very state before; re-applying
+                        // them cannot fail unless the store returned different bytes.
+                        let u = self.state.apply_block(&b, &self.params, &self.pos, u64::MAX - self.params.max_future_drift_secs)?;
+                        self.undo.insert(*o, (b.header.height, u));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        self.side = self.side.saturating_sub(applied.len()).saturating_add(old.len());
+        self.store.set_best(new_tip)?;
+        self.prune_undo();
+        Ok(Accepted::Reorganized { depth })
+    }
+
+    fn roll_back_to(&mut self, height: u64) -> Result<()> {
+        while self.state.height() > height {
+            let hash = self.state.tip().hash;
+            let (_, undo) = self.undo.remove(&hash).ok_or(LedgerError::TooDeep)?;
+            self.state.undo_block(undo);
+        }
+        Ok(())
+    }
+
+    fn prune_undo(&mut self) {
+        let keep_from = self.state.height().saturating_sub(self.params.max_reorg_depth);
+        self.undo.retain(|_, (h, _)| *h >= keep_from);
+        // Side entries below the reorganisation horizon can never win again.
+        if self.side > 0 && self.state.height() % 64 == 0 {
+            let horizon = keep_from;
+            let before = self.index.len();
+            let state = &self.state;
+            self.index.retain(|hash, e| e.height >= horizon || state.summary(e.height).is_some_and(|s| s.hash == *hash));
+            self.side = self.side.saturating_sub(before - self.index.len());
+        }
+    }
+
+    fn mark_invalid(&mut self, hash: BlockHash) {
+        if self.index.remove(&hash).is_some() {
+            self.side = self.side.saturating_sub(1);
+        }
+        if self.invalid.insert(hash) {
+            self.invalid_order.push_back(hash);
+            if self.invalid_order.len() > MAX_INVALID
+                && let Some(old) = self.invalid_order.pop_front()
+            {
+                self.invalid.remove(&old);
+            }
+        }
+    }
+}
