@@ -1,0 +1,132 @@
+//! The queue of news waiting to be piggy-backed, with SWIM's retransmit limit.
+//!
+//! Least-transmitted first, newest first among equals (as memberlist's transmit-limited
+//! queue does): fresh news spreads fastest, and each item goes out `λ · ⌈log10(n + 1)⌉` times.
+
+use core::cmp::Reverse;
+use std::collections::BTreeMap;
+
+use crate::statement::Signed;
+
+#[derive(Debug, Clone)]
+struct Item {
+    signed: Signed,
+    len: usize,
+}
+
+/// Bounded queue of broadcasts (oldest dropped on overflow, counted).
+#[derive(Debug, Clone)]
+pub struct BroadcastQueue {
+    items: BTreeMap<(u32, Reverse<u64>), Item>,
+    next_seq: u64,
+    capacity: usize,
+    /// Broadcasts dropped because the queue was full.
+    pub dropped: u64,
+}
+
+impl BroadcastQueue {
+    /// An empty queue holding at most `capacity` items.
+    pub fn new(capacity: usize) -> BroadcastQueue {
+        BroadcastQueue {
+            items: BTreeMap::new(),
+            next_seq: 0,
+            capacity: capacity.max(1),
+            dropped: 0,
+        }
+    }
+
+    /// Items waiting.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Queues `signed` for dissemination.
+    pub fn push(&mut self, signed: Signed) {
+        let len = signed.encoded_len();
+        self.items
+            .insert((0, Reverse(self.next_seq)), Item { signed, len });
+        self.next_seq += 1;
+        while self.items.len() > self.capacity {
+            // Oldest = smallest sequence number, wherever its transmit count puts it.
+            let oldest = self.items.keys().min_by_key(|(_, Reverse(s))| *s).copied();
+            if let Some(k) = oldest {
+                self.items.remove(&k);
+                self.dropped += 1;
+            }
+        }
+    }
+
+    /// Takes news fitting in `budget` bytes, counting one transmission each; items reaching
+    /// `limit` transmissions leave the queue.
+    pub fn take(&mut self, budget: usize, limit: u32) -> Vec<Signed> {
+        let mut out = Vec::new();
+        let mut used = 0usize;
+        let mut picked = Vec::new();
+        for (k, item) in &self.items {
+            if used + item.len > budget {
+                continue;
+            }
+            used += item.len;
+            picked.push(*k);
+            if budget - used < 64 {
+                break;
+            }
+        }
+        for k in picked {
+            if let Some(item) = self.items.remove(&k) {
+                out.push(item.signed.clone());
+                if k.0 + 1 < limit {
+                    self.items.insert((k.0 + 1, k.1), item);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::statement::{Leave, Statement};
+    use subspace_crypto::{NodeId, Signature};
+
+    fn leave(i: u64) -> Signed {
+        Signed {
+            statement: Statement::Leave(Leave {
+                node: NodeId::default(),
+                incarnation: i,
+                at_ms: 0,
+            }),
+            signature: Signature::from_bytes([0; 64]),
+        }
+    }
+
+    #[test]
+    fn retransmit_limit_and_fairness() {
+        let mut q = BroadcastQueue::new(10);
+        q.push(leave(1));
+        q.push(leave(2));
+        let len = leave(1).encoded_len();
+        // Budget for one: the newest goes first, then the other (fewer transmissions).
+        assert_eq!(q.take(len, 2), vec![leave(2)]);
+        assert_eq!(q.take(len, 2), vec![leave(1)]);
+        assert_eq!(q.take(10 * len, 2).len(), 2);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn overflow_drops_oldest() {
+        let mut q = BroadcastQueue::new(2);
+        for i in 0..5 {
+            q.push(leave(i));
+        }
+        assert_eq!(q.dropped, 3);
+        let got = q.take(1 << 20, 5);
+        assert_eq!(got, vec![leave(4), leave(3)]);
+    }
+}

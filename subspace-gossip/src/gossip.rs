@@ -1,0 +1,1205 @@
+//! The sans-IO gossip state machine: SWIM + Lifeguard probing, dissemination, anti-entropy.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use subspace_crypto::{ContractId, Hash256, Keypair, NodeId, PublicKey};
+
+use crate::broadcast::BroadcastQueue;
+use crate::cache::VerifiedCache;
+use crate::config::Config;
+use crate::fault::{FaultValidator, RejectAllFaults};
+use crate::message::{Ack, Body, Digest, DigestEntry, Message, Probe, SignedProbe};
+use crate::pool::{Change, MemberInfo, Pool, Status};
+use crate::sampling;
+use crate::statement::{Evidence, Failure, Fault, Join, Leave, Signed, Statement, Suspect};
+use crate::uptime::Interval;
+use crate::{GossipError, Result};
+
+/// Something the node should know about: membership changes and proven faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Event {
+    /// A host joined (or rejoined after a failure or leave).
+    Joined {
+        /// The host.
+        node: NodeId,
+    },
+    /// A host left gracefully.
+    Left {
+        /// The host.
+        node: NodeId,
+    },
+    /// A host was declared failed.
+    Failed {
+        /// The host.
+        node: NodeId,
+    },
+    /// A host is suspected of having failed.
+    Suspected {
+        /// The host.
+        node: NodeId,
+    },
+    /// A suspected host proved itself alive with a higher incarnation.
+    Refuted {
+        /// The host.
+        node: NodeId,
+        /// Its new incarnation.
+        incarnation: u64,
+    },
+    /// A fault by a host was proven (its uptime loses 24 hours).
+    FaultProven {
+        /// The faulty host.
+        node: NodeId,
+    },
+    /// A host's accrued uptime changed course (online/offline or a fault).
+    UptimeChanged {
+        /// The host.
+        node: NodeId,
+    },
+}
+
+/// Counters a node can export to see what its bounds cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages refused (bad signature, unknown signer, mismatched sender, unexpected ack).
+    pub messages_rejected: u64,
+    /// Piggy-backed or delta statements refused.
+    pub statements_rejected: u64,
+    /// Signatures actually verified (cache misses).
+    pub signatures_verified: u64,
+    /// Broadcasts dropped because the queue was full.
+    pub broadcasts_dropped: u64,
+    /// Outgoing messages dropped because the outbox was full.
+    pub transmits_dropped: u64,
+    /// Events dropped because nobody polled them.
+    pub events_dropped: u64,
+    /// Members evicted because the pool was full.
+    pub members_evicted: u64,
+    /// Statements trimmed because a member's history was full.
+    pub statements_trimmed: u64,
+    /// Failure declarations this node signed.
+    pub failures_declared: u64,
+    /// Times this node refuted news about itself.
+    pub refutations: u64,
+}
+
+#[derive(Debug, Clone)]
+struct ProbeState {
+    target: NodeId,
+    seq: u64,
+    started_ms: u64,
+    indirect_at: Instant,
+    deadline: Instant,
+    probers: Vec<NodeId>,
+}
+
+#[derive(Debug, Clone)]
+struct Suspicion {
+    incarnation: u64,
+    started: Instant,
+    first_failed_ms: u64,
+    confirmers: BTreeSet<NodeId>,
+    probers: Vec<NodeId>,
+    /// Whether this node's own probes failed (only then may it declare the failure).
+    mine: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Identity {
+    contract: ContractId,
+    pledged_bytes: u64,
+    clock: (Instant, u64),
+    since: Instant,
+}
+
+const MAX_RELAYS: usize = 1024;
+
+/// One node's gossip layer. Feed it messages and timer ticks; drain its transmits and events.
+///
+/// It never reads a clock, owns a socket or draws OS randomness: `now` is passed in, wall time is
+/// anchored once at [`Gossip::join`], and randomness comes from the seed.
+pub struct Gossip {
+    config: Config,
+    keypair: Keypair,
+    me: NodeId,
+    rng: ChaCha20Rng,
+    pool: Pool,
+    cache: VerifiedCache,
+    validator: Box<dyn FaultValidator + Send + Sync>,
+    broadcasts: BroadcastQueue,
+    outbox: VecDeque<(NodeId, Message)>,
+    events: VecDeque<Event>,
+    identity: Option<Identity>,
+    incarnation: u64,
+    left: bool,
+    seq: u64,
+    probe: Option<ProbeState>,
+    probe_order: Vec<NodeId>,
+    next_probe_at: Option<Instant>,
+    periods: u64,
+    relays: BTreeMap<(NodeId, u64), (NodeId, Instant)>,
+    suspicions: BTreeMap<NodeId, Suspicion>,
+    local_health: u32,
+    digest_cursor: NodeId,
+    stats: Stats,
+}
+
+impl core::fmt::Debug for Gossip {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Gossip")
+            .field("me", &self.me)
+            .field("members", &self.pool.len())
+            .field("incarnation", &self.incarnation)
+            .field("local_health", &self.local_health)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gossip {
+    /// A node with identity `keypair`, not yet joined; all its randomness derives from `rng_seed`.
+    pub fn new(config: Config, keypair: Keypair, rng_seed: u64) -> Gossip {
+        let mut rng = ChaCha20Rng::seed_from_u64(rng_seed);
+        let seq = rng.next_u64() >> 1;
+        Gossip {
+            pool: Pool::new(config.max_members, config.max_statements_per_member),
+            broadcasts: BroadcastQueue::new(config.max_broadcasts),
+            cache: VerifiedCache::new(1 << 16),
+            me: keypair.node_id(),
+            keypair,
+            rng,
+            validator: Box::new(RejectAllFaults),
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            identity: None,
+            incarnation: 0,
+            left: false,
+            seq,
+            probe: None,
+            probe_order: Vec::new(),
+            next_probe_at: None,
+            periods: 0,
+            relays: BTreeMap::new(),
+            suspicions: BTreeMap::new(),
+            local_health: 0,
+            digest_cursor: NodeId::default(),
+            stats: Stats::default(),
+            config,
+        }
+    }
+
+    /// Shares a verified-signature cache with other nodes in the same process (simulations):
+    /// each signature is then verified once per process instead of once per node.
+    pub fn with_cache(mut self, cache: VerifiedCache) -> Gossip {
+        self.cache = cache;
+        self
+    }
+
+    /// Installs the checker for fault proofs (by default every fault is rejected).
+    pub fn with_fault_validator(
+        mut self,
+        v: impl FaultValidator + Send + Sync + 'static,
+    ) -> Gossip {
+        self.validator = Box::new(v);
+        self
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.me
+    }
+
+    /// This node's current incarnation.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// Lifeguard's local health multiplier (0 = healthy); timeouts scale by `1 + lhm`.
+    pub fn local_health(&self) -> u32 {
+        self.local_health
+    }
+
+    /// Counters of rejected input and bounded-queue drops.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats;
+        s.broadcasts_dropped = self.broadcasts.dropped;
+        s.members_evicted = self.pool.evicted_members;
+        s.statements_trimmed = self.pool.dropped_statements;
+        s
+    }
+
+    /// The membership pool (read-only).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The view of one member.
+    pub fn member(&self, node: &NodeId) -> Option<MemberInfo> {
+        self.pool.member(node)
+    }
+
+    /// Ids of members currently alive or suspected (this node included), in id order.
+    pub fn live_members(&self) -> Vec<NodeId> {
+        self.pool
+            .iter()
+            .filter(|(_, m)| m.status().is_live())
+            .map(|(n, _)| *n)
+            .collect()
+    }
+
+    /// Broadcasts waiting to be piggy-backed.
+    pub fn pending_broadcasts(&self) -> usize {
+        self.broadcasts.len()
+    }
+
+    /// The Unix time in milliseconds corresponding to `now` (0 before joining).
+    pub fn unix_ms(&self, now: Instant) -> u64 {
+        match &self.identity {
+            Some(id) => {
+                let (at, ms) = id.clock;
+                let d = now.saturating_duration_since(at).as_millis();
+                ms.saturating_add(u64::try_from(d).unwrap_or(u64::MAX))
+            }
+            None => 0,
+        }
+    }
+
+    /// Accrued online time of `host` within `interval`, from the signed history this node
+    /// holds, with 24 hours deducted per proven fault. Deterministic: nodes holding the same
+    /// statements agree to the millisecond.
+    pub fn uptime(&self, host: &NodeId, interval: Interval) -> Duration {
+        Duration::from_millis(self.pool.uptime_ms(host, interval))
+    }
+
+    /// Up to `n` distinct members drawn uniformly from those alive (self excluded).
+    pub fn sample(&self, n: usize, rng: &mut impl RngCore) -> Vec<NodeId> {
+        sampling::uniform(self.alive_others(), n, rng)
+    }
+
+    /// Up to `n` distinct alive members (self excluded), each draw proportional to pledged
+    /// space among those not yet drawn.
+    pub fn sample_weighted(&self, n: usize, rng: &mut impl RngCore) -> Vec<NodeId> {
+        let items = self
+            .pool
+            .iter()
+            .filter(|(id, m)| **id != self.me && m.status() == Status::Alive)
+            .map(|(id, m)| (*id, m.join.pledged_bytes))
+            .collect();
+        sampling::weighted(items, n, rng)
+    }
+
+    fn alive_others(&self) -> Vec<NodeId> {
+        self.pool
+            .iter()
+            .filter(|(id, m)| **id != self.me && m.status() == Status::Alive)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn live_others(&self) -> Vec<NodeId> {
+        self.pool
+            .iter()
+            .filter(|(id, m)| **id != self.me && m.status().is_live())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn down_others(&self) -> Vec<NodeId> {
+        self.pool
+            .iter()
+            .filter(|(id, m)| **id != self.me && !m.status().is_live())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Joins the network: anchors wall time (`unix_ms` is the Unix time at `now`), signs a join
+    /// for `contract` pledging `pledged_bytes`, and contacts `seeds` (whose keys need not be
+    /// known). The incarnation starts at `unix_ms`, so a restarted node outranks its old self.
+    pub fn join(
+        &mut self,
+        now: Instant,
+        unix_ms: u64,
+        contract: ContractId,
+        pledged_bytes: u64,
+        seeds: &[NodeId],
+    ) -> Result<()> {
+        self.identity = Some(Identity {
+            contract,
+            pledged_bytes,
+            clock: (now, unix_ms),
+            since: now,
+        });
+        self.left = false;
+        self.incarnation = self.incarnation.max(unix_ms);
+        let join = self.sign_join(now)?;
+        let me = self.me;
+        for seed in seeds.iter().filter(|s| **s != me) {
+            let digest = self.digest_window(true);
+            self.send(
+                *seed,
+                Message {
+                    body: Body::Digest(digest),
+                    piggyback: vec![join.clone()],
+                },
+            );
+        }
+        let period_ms = self.period_ms().max(1);
+        let jitter = sampling::below(&mut self.rng, period_ms);
+        self.next_probe_at = Some(now + Duration::from_millis(jitter));
+        Ok(())
+    }
+
+    /// Leaves gracefully: signs a leave (stopping this host's clock now), tells a few members,
+    /// and stops probing.
+    pub fn leave(&mut self, now: Instant) -> Result<()> {
+        if self.identity.is_none() {
+            return Err(GossipError::NotJoined);
+        }
+        let st = Statement::Leave(Leave {
+            node: self.me,
+            incarnation: self.incarnation,
+            at_ms: self.unix_ms(now),
+        });
+        let signed = st.sign(&self.keypair)?;
+        self.accept_own(signed.clone())?;
+        let k = self.config.indirect_probes.max(1) + 1;
+        let peers = sampling::uniform(self.live_others(), k, &mut self.rng);
+        for p in peers {
+            self.send(
+                p,
+                Message {
+                    body: Body::News,
+                    piggyback: vec![signed.clone()],
+                },
+            );
+        }
+        self.left = true;
+        self.probe = None;
+        self.next_probe_at = None;
+        Ok(())
+    }
+
+    /// Reports a fault by `host`, proven by `proof` (checked with the installed validator),
+    /// and gossips it.
+    pub fn report_fault(&mut self, now: Instant, host: NodeId, proof: Vec<u8>) -> Result<()> {
+        if self.identity.is_none() {
+            return Err(GossipError::NotJoined);
+        }
+        let st = Statement::Fault(Fault {
+            about: host,
+            by: self.me,
+            at_ms: self.unix_ms(now),
+            proof,
+        });
+        st.check_shape()?;
+        let signed = st.sign(&self.keypair)?;
+        self.accept(now, signed, true).map(|_| ())
+    }
+
+    /// The next message to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<(NodeId, Message)> {
+        self.outbox.pop_front()
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Gossip::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.left || self.identity.is_none() {
+            return None;
+        }
+        let mut t = self.next_probe_at;
+        let mut take = |x: Instant| {
+            t = Some(t.map_or(x, |c| c.min(x)));
+        };
+        if let Some(p) = &self.probe {
+            if p.probers.is_empty() {
+                take(p.indirect_at);
+            }
+            take(p.deadline);
+        }
+        let n = self.pool.len();
+        for s in self.suspicions.values().filter(|s| s.mine) {
+            take(s.started + self.suspicion_timeout(n, s.confirmers.len()));
+        }
+        t
+    }
+
+    fn period_ms(&self) -> u64 {
+        u64::try_from(self.config.protocol_period.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn scaled(&self, d: Duration) -> Duration {
+        d * (1 + self.local_health)
+    }
+
+    /// Lifeguard's suspicion timeout after `c` independent confirmations in a pool of `n`.
+    fn suspicion_timeout(&self, n: usize, c: usize) -> Duration {
+        let log_n = (n.max(1) as f64).log10().max(1.0);
+        let min = self.config.protocol_period.as_secs_f64()
+            * f64::from(self.config.suspicion_alpha)
+            * log_n;
+        let max = min * f64::from(self.config.suspicion_beta.max(1));
+        let k = self.config.indirect_probes.max(1) as f64;
+        let frac = ((c as f64) + 1.0).ln() / (k + 1.0).ln();
+        let t = (max - (max - min) * frac).max(min);
+        Duration::from_secs_f64(t)
+    }
+
+    fn retransmit_limit(&self) -> u32 {
+        let mut n = self.pool.len();
+        let mut digits = 0u32;
+        while n > 0 {
+            n /= 10;
+            digits += 1;
+        }
+        self.config.retransmit_mult.max(1) * digits.max(1)
+    }
+
+    fn lhm_up(&mut self) {
+        self.local_health = (self.local_health + 1).min(self.config.max_local_health);
+    }
+
+    fn lhm_down(&mut self) {
+        self.local_health = self.local_health.saturating_sub(1);
+    }
+
+    fn send(&mut self, to: NodeId, msg: Message) {
+        self.outbox.push_back((to, msg));
+        while self.outbox.len() > self.config.max_queue {
+            self.outbox.pop_front();
+            self.stats.transmits_dropped += 1;
+        }
+    }
+
+    fn emit(&mut self, ev: Event) {
+        self.events.push_back(ev);
+        while self.events.len() > self.config.max_queue {
+            self.events.pop_front();
+            self.stats.events_dropped += 1;
+        }
+    }
+
+    /// Piggy-backed news for a message to `to`: a new node's own join, the statement that made
+    /// `to` suspect (Lifeguard's buddy system, so it can refute at once), then queued news.
+    fn piggyback(&mut self, to: Option<NodeId>, now: Instant) -> Vec<Signed> {
+        let mut out = Vec::new();
+        let mut budget = self.config.max_piggyback_bytes;
+        let grace = self.config.protocol_period * 32;
+        if let Some(id) = &self.identity {
+            if now.saturating_duration_since(id.since) < grace {
+                if let Some(j) = self.latest_join(&self.me) {
+                    budget = budget.saturating_sub(j.encoded_len());
+                    out.push(j);
+                }
+            }
+        }
+        if let Some(to) = to {
+            if let Some(m) = self.pool.get(&to) {
+                if m.status() == Status::Suspect {
+                    if let Some(s) = m
+                        .statements()
+                        .filter(|s| matches!(&s.statement, Statement::Suspect(x) if x.incarnation == m.incarnation()))
+                        .last()
+                    {
+                        budget = budget.saturating_sub(s.encoded_len());
+                        out.push(s.clone());
+                    }
+                }
+            }
+        }
+        let limit = self.retransmit_limit();
+        out.extend(self.broadcasts.take(budget, limit));
+        out
+    }
+
+    fn latest_join(&self, node: &NodeId) -> Option<Signed> {
+        let m = self.pool.get(node)?;
+        m.statements()
+            .filter(|s| matches!(&s.statement, Statement::Join(j) if *j == m.join))
+            .last()
+            .cloned()
+    }
+
+    fn sign_join(&mut self, now: Instant) -> Result<Signed> {
+        let id = self.identity.as_ref().ok_or(GossipError::NotJoined)?;
+        let st = Statement::Join(Join {
+            public_key: self.keypair.public(),
+            contract: id.contract,
+            pledged_bytes: id.pledged_bytes,
+            incarnation: self.incarnation,
+            at_ms: self.unix_ms(now),
+        });
+        let signed = st.sign(&self.keypair)?;
+        self.accept_own(signed.clone())?;
+        if let Some(id) = &mut self.identity {
+            id.since = now;
+        }
+        Ok(signed)
+    }
+
+    fn accept_own(&mut self, signed: Signed) -> Result<()> {
+        let id = signed.id()?;
+        self.cache.insert(id);
+        if let Some(ch) = self.pool.insert(id, signed.clone()) {
+            self.on_change(signed.statement.subject(), ch);
+        }
+        self.broadcasts.push(signed);
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- timers
+
+    /// Drives probes, suspicion timers and anti-entropy; call at [`Gossip::poll_timeout`].
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.left || self.identity.is_none() {
+            return;
+        }
+        if let Err(e) = self.tick(now) {
+            // Only our own encodings can fail here; count rather than panic.
+            let _ = e;
+            self.stats.messages_rejected += 1;
+        }
+    }
+
+    fn tick(&mut self, now: Instant) -> Result<()> {
+        // Indirect probes once the direct one timed out.
+        let indirect = match &self.probe {
+            Some(p) if p.probers.is_empty() && now >= p.indirect_at && now < p.deadline => {
+                Some((p.target, p.seq, p.started_ms))
+            }
+            _ => None,
+        };
+        if let Some((target, seq, _)) = indirect {
+            let candidates: Vec<NodeId> = self
+                .alive_others()
+                .into_iter()
+                .filter(|n| *n != target)
+                .collect();
+            let k = self.config.indirect_probes;
+            let probers = sampling::uniform(candidates, k, &mut self.rng);
+            let req = SignedProbe::sign(
+                Probe {
+                    from: self.me,
+                    target,
+                    seq,
+                },
+                &self.keypair,
+            )?;
+            for p in &probers {
+                let piggyback = self.piggyback(Some(*p), now);
+                self.send(
+                    *p,
+                    Message {
+                        body: Body::PingReq(req),
+                        piggyback,
+                    },
+                );
+            }
+            if let Some(p) = &mut self.probe {
+                // A placeholder keeps the "already sent" state even when nobody could be asked.
+                p.probers = if probers.is_empty() {
+                    vec![self.me]
+                } else {
+                    probers
+                };
+            }
+        }
+        // A probe that got no ack at all: suspect.
+        if let Some(p) = self.probe.clone() {
+            if now >= p.deadline {
+                self.probe = None;
+                self.lhm_up();
+                self.suspect(now, p)?;
+            }
+        }
+        // Suspicion timers of our own: declare failed.
+        let n = self.pool.len();
+        let due: Vec<NodeId> = self
+            .suspicions
+            .iter()
+            .filter(|(_, s)| {
+                s.mine && now >= s.started + self.suspicion_timeout(n, s.confirmers.len())
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for node in due {
+            if let Some(s) = self.suspicions.remove(&node) {
+                self.declare_failed(now, node, s)?;
+            }
+        }
+        // Next probe.
+        if self.next_probe_at.is_some_and(|t| now >= t) {
+            self.periods += 1;
+            self.start_probe(now)?;
+            self.next_probe_at = Some(now + self.scaled(self.config.protocol_period));
+            if self.periods % u64::from(self.config.anti_entropy_every.max(1)) == 0 {
+                self.start_anti_entropy();
+            }
+            self.expire(now);
+        }
+        Ok(())
+    }
+
+    fn start_probe(&mut self, now: Instant) -> Result<()> {
+        let target = loop {
+            match self.probe_order.pop() {
+                Some(t) => {
+                    if self.pool.get(&t).is_some_and(|m| m.status().is_live()) {
+                        break Some(t);
+                    }
+                }
+                None => {
+                    let live = self.live_others();
+                    if live.is_empty() {
+                        break None;
+                    }
+                    let n = live.len();
+                    self.probe_order = sampling::uniform(live, n, &mut self.rng);
+                }
+            }
+        };
+        let Some(target) = target else {
+            return Ok(());
+        };
+        self.seq = self.seq.wrapping_add(1);
+        let ping = SignedProbe::sign(
+            Probe {
+                from: self.me,
+                target,
+                seq: self.seq,
+            },
+            &self.keypair,
+        )?;
+        let piggyback = self.piggyback(Some(target), now);
+        self.send(
+            target,
+            Message {
+                body: Body::Ping(ping),
+                piggyback,
+            },
+        );
+        self.probe = Some(ProbeState {
+            target,
+            seq: self.seq,
+            started_ms: self.unix_ms(now),
+            indirect_at: now + self.scaled(self.config.probe_timeout),
+            deadline: now + self.scaled(self.config.protocol_period),
+            probers: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn suspect(&mut self, now: Instant, p: ProbeState) -> Result<()> {
+        let Some(m) = self.pool.get(&p.target) else {
+            return Ok(());
+        };
+        if !m.status().is_live() {
+            return Ok(());
+        }
+        let incarnation = m.incarnation();
+        let probers: Vec<NodeId> = p.probers.into_iter().filter(|x| *x != self.me).collect();
+        let s = self
+            .suspicions
+            .entry(p.target)
+            .or_insert_with(|| Suspicion {
+                incarnation,
+                started: now,
+                first_failed_ms: p.started_ms,
+                confirmers: BTreeSet::new(),
+                probers: Vec::new(),
+                mine: true,
+            });
+        s.mine = true;
+        s.first_failed_ms = s.first_failed_ms.min(p.started_ms);
+        s.probers = probers;
+        let st = Statement::Suspect(Suspect {
+            about: p.target,
+            incarnation,
+            by: self.me,
+            at_ms: self.unix_ms(now),
+        });
+        let signed = st.sign(&self.keypair)?;
+        self.accept(now, signed, true).map(|_| ())
+    }
+
+    fn declare_failed(&mut self, now: Instant, node: NodeId, s: Suspicion) -> Result<()> {
+        let still = self
+            .pool
+            .get(&node)
+            .is_some_and(|m| m.status() == Status::Suspect && m.incarnation() == s.incarnation);
+        if !still {
+            return Ok(());
+        }
+        let mut probers = s.probers;
+        probers.truncate(crate::statement::MAX_EVIDENCE_PROBERS);
+        let st = Statement::Failure(Failure {
+            about: node,
+            incarnation: s.incarnation,
+            by: self.me,
+            at_ms: self.unix_ms(now),
+            evidence: Evidence {
+                first_failed_probe_ms: s.first_failed_ms.min(self.unix_ms(now)),
+                indirect_probers: probers,
+                confirmations: u32::try_from(s.confirmers.len()).unwrap_or(u32::MAX),
+            },
+        });
+        let signed = st.sign(&self.keypair)?;
+        self.stats.failures_declared += 1;
+        self.accept(now, signed, true).map(|_| ())
+    }
+
+    fn expire(&mut self, now: Instant) {
+        let interval = u64::try_from(self.config.contract_interval.as_millis()).unwrap_or(u64::MAX);
+        let horizon = self.unix_ms(now).saturating_sub(interval);
+        if horizon == 0 {
+            return;
+        }
+        for gone in self.pool.expire(horizon) {
+            self.suspicions.remove(&gone);
+        }
+        self.relays.retain(|_, (_, exp)| *exp > now);
+    }
+
+    // ---------------------------------------------------------------- anti-entropy
+
+    fn digest_window(&mut self, whole: bool) -> Digest {
+        let max = if whole {
+            usize::MAX
+        } else {
+            self.config.max_digest_entries.max(1)
+        };
+        let from = if whole {
+            NodeId::default()
+        } else {
+            self.digest_cursor
+        };
+        let mut entries: Vec<DigestEntry> = self
+            .pool
+            .range(from)
+            .take(max.min(self.config.max_digest_entries.max(1)))
+            .map(|(n, m)| DigestEntry {
+                node: *n,
+                summary: m.summary,
+            })
+            .collect();
+        let full = entries.len() >= self.config.max_digest_entries.max(1);
+        let to = match (full, entries.last()) {
+            (true, Some(last)) => last.node,
+            _ => NodeId::from_bytes([0xff; 32]),
+        };
+        self.digest_cursor = if to == NodeId::from_bytes([0xff; 32]) {
+            NodeId::default()
+        } else {
+            next_id(&to)
+        };
+        if whole && full {
+            // A new node's first digest is tiny; this only trims pathological pools.
+            entries.truncate(self.config.max_digest_entries.max(1));
+        }
+        Digest { from, to, entries }
+    }
+
+    fn start_anti_entropy(&mut self) {
+        // Mostly a live member; every third round one that is down, so that a healed
+        // partition finds its way back (its members refute once they hear of their failure).
+        let down = self.down_others();
+        let pick_down = !down.is_empty() && sampling::below(&mut self.rng, 3) == 0;
+        let pool = if pick_down { down } else { self.live_others() };
+        let Some(peer) = sampling::uniform(pool, 1, &mut self.rng).pop() else {
+            return;
+        };
+        let digest = self.digest_window(false);
+        self.send(
+            peer,
+            Message {
+                body: Body::Digest(digest),
+                piggyback: Vec::new(),
+            },
+        );
+    }
+
+    /// Whole entries for `nodes`, members ordered oldest news first, cut at the byte budget.
+    fn delta_for(&self, mut nodes: Vec<NodeId>) -> Vec<Signed> {
+        nodes.sort_by_key(|n| (self.pool.get(n).map_or(0, |m| m.last_ms), *n));
+        let mut out = Vec::new();
+        let mut used = 0usize;
+        for n in nodes {
+            let Some(m) = self.pool.get(&n) else { continue };
+            let entry: Vec<&Signed> = m.statements().collect();
+            let size: usize = entry.iter().map(|s| s.encoded_len()).sum();
+            if used + size > self.config.anti_entropy_budget {
+                break;
+            }
+            used += size;
+            out.extend(entry.into_iter().cloned());
+        }
+        out
+    }
+
+    fn on_digest(&mut self, from: NodeId, d: Digest) {
+        let theirs: BTreeMap<NodeId, _> = d.entries.iter().map(|e| (e.node, e.summary)).collect();
+        let mut give = Vec::new();
+        if d.from <= d.to {
+            for (n, m) in self.pool.range(d.from) {
+                if *n > d.to {
+                    break;
+                }
+                if theirs.get(n) != Some(&m.summary) {
+                    give.push(*n);
+                }
+            }
+        }
+        let want: Vec<NodeId> = d
+            .entries
+            .iter()
+            .filter(|e| self.pool.summary(&e.node) != Some(e.summary))
+            .map(|e| e.node)
+            .collect();
+        if give.is_empty() && want.is_empty() {
+            return;
+        }
+        let statements = self.delta_for(give);
+        self.send(
+            from,
+            Message {
+                body: Body::Delta { statements, want },
+                piggyback: Vec::new(),
+            },
+        );
+    }
+
+    // ---------------------------------------------------------------- messages
+
+    /// Handles a message from `from` (the transport's authenticated sender).
+    pub fn handle_message(&mut self, now: Instant, from: NodeId, msg: Message) -> Result<()> {
+        if self.identity.is_none() {
+            return Err(GossipError::NotJoined);
+        }
+        let r = self.dispatch(now, from, msg);
+        if r.is_err() {
+            self.stats.messages_rejected += 1;
+        }
+        r
+    }
+
+    /// Decodes `bytes` and handles them as [`Gossip::handle_message`] does.
+    pub fn handle_bytes(&mut self, now: Instant, from: NodeId, bytes: &[u8]) -> Result<()> {
+        match Message::decode(bytes) {
+            Ok(m) => self.handle_message(now, from, m),
+            Err(e) => {
+                self.stats.messages_rejected += 1;
+                Err(e)
+            }
+        }
+    }
+
+    fn dispatch(&mut self, now: Instant, from: NodeId, msg: Message) -> Result<()> {
+        let rebroadcast = !matches!(msg.body, Body::Delta { .. });
+        self.accept_all(now, msg.piggyback, rebroadcast);
+        if self.left {
+            return Ok(());
+        }
+        match msg.body {
+            Body::News => Ok(()),
+            Body::Ping(p) => {
+                if p.body.from != from || p.body.target != self.me {
+                    return Err(GossipError::SenderMismatch);
+                }
+                if let Err(e) = self.verify_probe(&p) {
+                    if e == GossipError::UnknownSigner {
+                        // Ask for its entry; its indirect probes will carry its join meanwhile.
+                        self.send(
+                            from,
+                            Message {
+                                body: Body::Delta {
+                                    statements: Vec::new(),
+                                    want: vec![from],
+                                },
+                                piggyback: self.latest_join(&self.me).into_iter().collect(),
+                            },
+                        );
+                    }
+                    return Err(e);
+                }
+                let ack = self.sign_ack(from, p.body.seq)?;
+                let piggyback = self.piggyback(Some(from), now);
+                self.send(
+                    from,
+                    Message {
+                        body: Body::Ack(ack),
+                        piggyback,
+                    },
+                );
+                Ok(())
+            }
+            Body::PingReq(p) => {
+                if p.body.from != from || p.body.target == self.me {
+                    return Err(GossipError::SenderMismatch);
+                }
+                self.verify_probe(&p)?;
+                if self.relays.len() >= MAX_RELAYS {
+                    self.relays.pop_first();
+                }
+                let exp = now + self.scaled(self.config.protocol_period);
+                self.relays.insert((from, p.body.seq), (p.body.target, exp));
+                // Carry the requester's join so a target that has not heard of it can verify.
+                let mut piggyback: Vec<Signed> = self.latest_join(&from).into_iter().collect();
+                piggyback.extend(self.piggyback(Some(p.body.target), now));
+                self.send(
+                    p.body.target,
+                    Message {
+                        body: Body::IndirectPing(p),
+                        piggyback,
+                    },
+                );
+                Ok(())
+            }
+            Body::IndirectPing(p) => {
+                if p.body.target != self.me {
+                    return Err(GossipError::SenderMismatch);
+                }
+                self.verify_probe(&p)?;
+                let ack = self.sign_ack(p.body.from, p.body.seq)?;
+                let piggyback = self.piggyback(Some(from), now);
+                self.send(
+                    from,
+                    Message {
+                        body: Body::Ack(ack),
+                        piggyback,
+                    },
+                );
+                Ok(())
+            }
+            Body::Ack(a) => self.on_ack(now, from, a),
+            Body::Digest(d) => {
+                self.on_digest(from, d);
+                Ok(())
+            }
+            Body::Delta { statements, want } => {
+                self.accept_all(now, statements, false);
+                if !want.is_empty() {
+                    let statements = self.delta_for(want);
+                    if !statements.is_empty() {
+                        self.send(
+                            from,
+                            Message {
+                                body: Body::Delta {
+                                    statements,
+                                    want: Vec::new(),
+                                },
+                                piggyback: Vec::new(),
+                            },
+                        );
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn sign_ack(&self, to: NodeId, seq: u64) -> Result<SignedProbe<Ack>> {
+        SignedProbe::sign(
+            Ack {
+                from: self.me,
+                to,
+                seq,
+                incarnation: self.incarnation,
+            },
+            &self.keypair,
+        )
+    }
+
+    fn verify_probe(&mut self, p: &SignedProbe<Probe>) -> Result<()> {
+        let key = self
+            .pool
+            .key_of(&p.body.from)
+            .ok_or(GossipError::UnknownSigner)?;
+        self.stats.signatures_verified += 1;
+        p.verify(&key)
+    }
+
+    fn on_ack(&mut self, now: Instant, from: NodeId, a: SignedProbe<Ack>) -> Result<()> {
+        if a.body.to == self.me {
+            let matches = self.probe.as_ref().is_some_and(|p| {
+                p.target == a.body.from && p.seq == a.body.seq && now < p.deadline
+            });
+            if !matches {
+                return Err(GossipError::UnexpectedAck);
+            }
+            let key = self
+                .pool
+                .key_of(&a.body.from)
+                .ok_or(GossipError::UnknownSigner)?;
+            self.stats.signatures_verified += 1;
+            a.verify(&key)?;
+            self.probe = None;
+            self.lhm_down();
+            return Ok(());
+        }
+        // Relay for a requester whose indirect probe we carried.
+        match self.relays.get(&(a.body.to, a.body.seq)) {
+            Some((target, _)) if *target == a.body.from && from == a.body.from => {
+                self.relays.remove(&(a.body.to, a.body.seq));
+                self.send(
+                    a.body.to,
+                    Message {
+                        body: Body::Ack(a),
+                        piggyback: Vec::new(),
+                    },
+                );
+                Ok(())
+            }
+            _ => Err(GossipError::UnexpectedAck),
+        }
+    }
+
+    fn accept_all(&mut self, now: Instant, statements: Vec<Signed>, rebroadcast: bool) {
+        // Joins first: they carry the keys the other statements are checked against.
+        let (joins, rest): (Vec<Signed>, Vec<Signed>) = statements
+            .into_iter()
+            .partition(|s| matches!(s.statement, Statement::Join(_)));
+        for s in joins.into_iter().chain(rest) {
+            if self.accept(now, s, rebroadcast).is_err() {
+                self.stats.statements_rejected += 1;
+            }
+        }
+    }
+
+    /// Verifies and applies one statement. Returns whether it was news.
+    fn accept(&mut self, now: Instant, s: Signed, rebroadcast: bool) -> Result<bool> {
+        let st = &s.statement;
+        st.check_shape()?;
+        let now_ms = self.unix_ms(now);
+        let skew = u64::try_from(self.config.max_clock_skew.as_millis()).unwrap_or(u64::MAX);
+        let interval = u64::try_from(self.config.contract_interval.as_millis()).unwrap_or(u64::MAX);
+        if st.at_ms() > now_ms.saturating_add(skew)
+            || st.effective_ms() < now_ms.saturating_sub(interval)
+        {
+            return Err(GossipError::OutOfWindow);
+        }
+        let subject = st.subject();
+        let id: Hash256 = s.id()?;
+        if self.pool.contains(&subject, st.effective_ms(), &id) {
+            return Ok(false);
+        }
+        let key: PublicKey = match st {
+            Statement::Join(j) => j.public_key,
+            other => self
+                .pool
+                .key_of(&other.author())
+                .ok_or(GossipError::UnknownSigner)?,
+        };
+        if !self.cache.contains(&id) {
+            self.stats.signatures_verified += 1;
+            s.verify(&key)?;
+            self.cache.insert(id);
+        }
+        if let Statement::Fault(f) = st {
+            let host_key = self
+                .pool
+                .key_of(&f.about)
+                .ok_or(GossipError::UnknownSigner)?;
+            if !self.validator.validate(&f.about, &host_key, &f.proof) {
+                return Err(GossipError::InvalidFault);
+            }
+        }
+        let suspect_by = match st {
+            Statement::Suspect(x) => Some((x.by, x.incarnation)),
+            _ => None,
+        };
+        let about_me_inc = match st {
+            Statement::Suspect(x) if x.about == self.me => Some(x.incarnation),
+            Statement::Failure(x) if x.about == self.me => Some(x.incarnation),
+            _ => None,
+        };
+        let change = self.pool.insert(id, s.clone());
+        let news = change.is_some();
+        // A suspicion from another member confirms ours (Lifeguard's independent suspicions).
+        if let Some((by, inc)) = suspect_by {
+            if subject != self.me
+                && self
+                    .pool
+                    .get(&subject)
+                    .is_some_and(|m| m.status() == Status::Suspect && m.incarnation() == inc)
+            {
+                let first = s.statement.at_ms();
+                let sus = self.suspicions.entry(subject).or_insert_with(|| Suspicion {
+                    incarnation: inc,
+                    started: now,
+                    first_failed_ms: first,
+                    confirmers: BTreeSet::new(),
+                    probers: Vec::new(),
+                    mine: false,
+                });
+                if by != self.me {
+                    sus.confirmers.insert(by);
+                }
+            }
+        }
+        if let Some(ch) = change {
+            self.on_change(subject, ch);
+            if rebroadcast {
+                self.broadcasts.push(s);
+            }
+        }
+        if let Some(inc) = about_me_inc {
+            if !self.left && inc >= self.incarnation {
+                self.refute(now, inc)?;
+            }
+        }
+        Ok(news)
+    }
+
+    fn refute(&mut self, now: Instant, inc: u64) -> Result<()> {
+        self.incarnation = inc + 1;
+        self.lhm_up();
+        self.stats.refutations += 1;
+        self.sign_join(now).map(|_| ())
+    }
+
+    fn on_change(&mut self, node: NodeId, ch: Change) {
+        let live_before = ch.before.is_some_and(Status::is_live);
+        if ch.before != Some(ch.after) {
+            match ch.after {
+                Status::Alive if ch.before == Some(Status::Suspect) => self.emit(Event::Refuted {
+                    node,
+                    incarnation: ch.incarnation,
+                }),
+                Status::Alive | Status::Suspect if !live_before => {
+                    self.emit(Event::Joined { node })
+                }
+                Status::Suspect => self.emit(Event::Suspected { node }),
+                Status::Failed => self.emit(Event::Failed { node }),
+                Status::Left => self.emit(Event::Left { node }),
+                Status::Alive => {}
+            }
+        }
+        if ch.after != Status::Suspect {
+            self.suspicions.remove(&node);
+        }
+        if ch.fault {
+            self.emit(Event::FaultProven { node });
+        }
+        if live_before != ch.after.is_live() || ch.fault || ch.before.is_none() {
+            self.emit(Event::UptimeChanged { node });
+        }
+    }
+}
+
+/// The id right after `id` in byte order (wrapping to zero).
+fn next_id(id: &NodeId) -> NodeId {
+    let mut b = id.to_bytes();
+    for x in b.iter_mut().rev() {
+        let (v, carry) = x.overflowing_add(1);
+        *x = v;
+        if !carry {
+            break;
+        }
+    }
+    NodeId::from_bytes(b)
+}

@@ -1,0 +1,549 @@
+//! The membership pool: every known host, its key, status and signed history.
+//!
+//! Each member's entry is a set of verified signed statements about it. Merging two pools is a
+//! set union followed by a deterministic trim (keep the status-deciding statement, the latest
+//! join, and the newest others up to a bound), so merge is commutative, associative and
+//! idempotent, and status and uptime are pure functions of the entry. Anti-entropy compares
+//! entries by a [`Summary`] (count and XOR of statement ids).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use subspace_crypto::{ContractId, Hash256, NodeId, PublicKey};
+
+use crate::statement::{Join, Rank, Signed, Statement};
+use crate::uptime::{Interval, accrued_ms};
+
+/// A member's status as this node currently believes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// Online.
+    Alive,
+    /// Suspected of having failed; still online until declared failed.
+    Suspect,
+    /// Declared failed; its clock is stopped.
+    Failed,
+    /// Left gracefully; its clock is stopped.
+    Left,
+}
+
+impl From<Rank> for Status {
+    fn from(r: Rank) -> Status {
+        match r {
+            Rank::Alive => Status::Alive,
+            Rank::Suspect => Status::Suspect,
+            Rank::Failed => Status::Failed,
+            Rank::Left => Status::Left,
+        }
+    }
+}
+
+impl Status {
+    /// Whether the member counts as online (alive or merely suspected).
+    pub fn is_live(self) -> bool {
+        matches!(self, Status::Alive | Status::Suspect)
+    }
+}
+
+/// What anti-entropy compares: the number of statements in an entry and the XOR of their ids'
+/// first eight bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    /// Statements held.
+    pub count: u32,
+    /// XOR of the statements' id prefixes.
+    pub xor: u64,
+}
+
+/// A read-only view of one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Its id.
+    pub node: NodeId,
+    /// Its identity key (from its latest join).
+    pub public_key: PublicKey,
+    /// Its contract.
+    pub contract: ContractId,
+    /// Space it pledged, in bytes.
+    pub pledged_bytes: u64,
+    /// Its current incarnation (the highest seen in any statement about it).
+    pub incarnation: u64,
+    /// Its status.
+    pub status: Status,
+}
+
+type Key = (u64, Hash256);
+
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub(crate) join: Join,
+    statements: BTreeMap<Key, Signed>,
+    /// `(incarnation, rank, effective_ms, id)` of the status-deciding statement.
+    top: (u64, Rank, u64, Hash256),
+    join_key: (u64, u64, Hash256),
+    pub(crate) summary: Summary,
+    /// Latest signing time among its statements.
+    pub(crate) last_ms: u64,
+}
+
+impl Member {
+    pub(crate) fn status(&self) -> Status {
+        self.top.1.into()
+    }
+
+    pub(crate) fn incarnation(&self) -> u64 {
+        self.top.0
+    }
+
+    /// When the member went down (effective time of the deciding statement), if it is down.
+    pub(crate) fn down_since(&self) -> Option<u64> {
+        (!self.status().is_live()).then_some(self.top.2)
+    }
+
+    pub(crate) fn statements(&self) -> impl Iterator<Item = &Signed> {
+        self.statements.values()
+    }
+
+    pub(crate) fn info(&self, node: NodeId) -> MemberInfo {
+        MemberInfo {
+            node,
+            public_key: self.join.public_key,
+            contract: self.join.contract,
+            pledged_bytes: self.join.pledged_bytes,
+            incarnation: self.incarnation(),
+            status: self.status(),
+        }
+    }
+
+    fn recompute(&mut self, max: usize) -> u64 {
+        let mut top: Option<(u64, Rank, u64, Hash256)> = None;
+        let mut jk: Option<(u64, u64, Hash256)> = None;
+        for ((_, id), s) in &self.statements {
+            if let Some((inc, rank)) = s.statement.precedence() {
+                let k = (inc, rank, s.statement.effective_ms(), *id);
+                if top.is_none_or(|t| k > t) {
+                    top = Some(k);
+                }
+            }
+            if let Statement::Join(j) = &s.statement {
+                let k = (j.incarnation, j.at_ms, *id);
+                if jk.is_none_or(|t| k > t) {
+                    jk = Some(k);
+                }
+            }
+        }
+        let mut dropped = 0;
+        if let (Some(top), Some(jk)) = (top, jk) {
+            self.top = top;
+            self.join_key = jk;
+            // Trim: newest first, always keeping the deciding statement and the latest join.
+            let mut keep = 0usize;
+            let mut remove = Vec::new();
+            for ((t, id), _) in self.statements.iter().rev() {
+                if *id == top.3 || *id == jk.2 {
+                    continue;
+                }
+                if keep + 2 < max.max(3) {
+                    keep += 1;
+                } else {
+                    remove.push((*t, *id));
+                }
+            }
+            for k in remove {
+                self.statements.remove(&k);
+                dropped += 1;
+            }
+            if let Some(Statement::Join(j)) = self.statements.values().map(|s| &s.statement).find(
+                |s| matches!(s, Statement::Join(j) if (j.incarnation, j.at_ms) == (jk.0, jk.1)),
+            ) {
+                self.join = j.clone();
+            }
+        }
+        self.summary = Summary::default();
+        self.last_ms = 0;
+        for ((_, id), s) in &self.statements {
+            self.summary.count += 1;
+            self.summary.xor ^= prefix(id);
+            self.last_ms = self.last_ms.max(s.statement.at_ms());
+        }
+        dropped
+    }
+}
+
+fn prefix(id: &Hash256) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&id.0[..8]);
+    u64::from_be_bytes(b)
+}
+
+/// What inserting one statement changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Change {
+    pub(crate) before: Option<Status>,
+    pub(crate) after: Status,
+    pub(crate) incarnation: u64,
+    pub(crate) fault: bool,
+}
+
+/// The membership pool. Only verified statements go in (the [`Gossip`](crate::Gossip) checks
+/// signatures); the pool itself is pure data plus the merge rule.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    members: BTreeMap<NodeId, Member>,
+    max_members: usize,
+    max_statements: usize,
+    /// Statements trimmed because an entry was full.
+    pub dropped_statements: u64,
+    /// Members evicted because the pool was full.
+    pub evicted_members: u64,
+}
+
+impl Pool {
+    /// An empty pool holding at most `max_members`, each with at most `max_statements`.
+    pub fn new(max_members: usize, max_statements: usize) -> Pool {
+        Pool {
+            members: BTreeMap::new(),
+            max_members: max_members.max(1),
+            max_statements: max_statements.max(3),
+            dropped_statements: 0,
+            evicted_members: 0,
+        }
+    }
+
+    /// Members held.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the pool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    pub(crate) fn get(&self, node: &NodeId) -> Option<&Member> {
+        self.members.get(node)
+    }
+
+    /// The view of one member.
+    pub fn member(&self, node: &NodeId) -> Option<MemberInfo> {
+        self.members.get(node).map(|m| m.info(*node))
+    }
+
+    /// Every member, in id order.
+    pub fn members(&self) -> impl Iterator<Item = MemberInfo> + '_ {
+        self.members.iter().map(|(n, m)| m.info(*n))
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&NodeId, &Member)> {
+        self.members.iter()
+    }
+
+    pub(crate) fn range(&self, from: NodeId) -> impl Iterator<Item = (&NodeId, &Member)> {
+        self.members.range(from..)
+    }
+
+    /// The identity key of `node`, if it is a member.
+    pub fn key_of(&self, node: &NodeId) -> Option<PublicKey> {
+        self.members.get(node).map(|m| m.join.public_key)
+    }
+
+    /// The anti-entropy summary of `node`'s entry.
+    pub fn summary(&self, node: &NodeId) -> Option<Summary> {
+        self.members.get(node).map(|m| m.summary)
+    }
+
+    /// Whether the pool already holds statement `id` about `subject`.
+    pub fn contains(&self, subject: &NodeId, at: u64, id: &Hash256) -> bool {
+        self.members
+            .get(subject)
+            .is_some_and(|m| m.statements.contains_key(&(at, *id)))
+    }
+
+    /// Inserts a verified statement with id `id`. Statements about a node the pool does not
+    /// know are only accepted if they are its join. Returns what changed, `None` if nothing.
+    pub(crate) fn insert(&mut self, id: Hash256, s: Signed) -> Option<Change> {
+        let subject = s.statement.subject();
+        let key = (s.statement.effective_ms(), id);
+        if let Some(m) = self.members.get_mut(&subject) {
+            if m.statements.contains_key(&key) {
+                return None;
+            }
+            let before = m.status();
+            let before_top = m.top;
+            let fault = matches!(s.statement, Statement::Fault(_));
+            m.statements.insert(key, s);
+            self.dropped_statements += m.recompute(self.max_statements);
+            if !m.statements.contains_key(&key) {
+                return None;
+            }
+            let changed = m.top != before_top || fault;
+            return changed.then_some(Change {
+                before: Some(before),
+                after: m.status(),
+                incarnation: m.incarnation(),
+                fault,
+            });
+        }
+        let Statement::Join(j) = &s.statement else {
+            return None;
+        };
+        if self.members.len() >= self.max_members && !self.evict_one() {
+            return None;
+        }
+        let mut m = Member {
+            join: j.clone(),
+            statements: BTreeMap::from([(key, s)]),
+            top: (0, Rank::Alive, 0, Hash256::ZERO),
+            join_key: (0, 0, Hash256::ZERO),
+            summary: Summary::default(),
+            last_ms: 0,
+        };
+        m.recompute(self.max_statements);
+        let change = Change {
+            before: None,
+            after: m.status(),
+            incarnation: m.incarnation(),
+            fault: false,
+        };
+        self.members.insert(subject, m);
+        Some(change)
+    }
+
+    /// Evicts the stalest member, preferring one that is down. Returns whether one was evicted.
+    fn evict_one(&mut self) -> bool {
+        let victim = self
+            .members
+            .iter()
+            .min_by_key(|(n, m)| (m.status().is_live(), m.last_ms, **n))
+            .map(|(n, _)| *n);
+        match victim {
+            Some(v) => {
+                self.members.remove(&v);
+                self.evicted_members += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Merges every statement of `other` into this pool (no signature checks: both pools hold
+    /// verified statements). Joins go first so that other news always finds its subject.
+    pub fn merge(&mut self, other: &Pool) {
+        for pass_joins in [true, false] {
+            for m in other.members.values() {
+                for ((_, id), s) in &m.statements {
+                    if matches!(s.statement, Statement::Join(_)) == pass_joins {
+                        self.insert(*id, s.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Inserts a statement that the caller vouches for (tests, and tools replaying a trusted
+    /// log); the id is computed here.
+    pub fn insert_trusted(&mut self, s: Signed) -> bool {
+        match s.id() {
+            Ok(id) => self.insert(id, s).is_some(),
+            Err(_) => false,
+        }
+    }
+
+    /// Accrued online time of `node` in `interval`, in milliseconds (0 for unknown nodes).
+    pub fn uptime_ms(&self, node: &NodeId, interval: Interval) -> u64 {
+        self.members
+            .get(node)
+            .map(|m| accrued_ms(m.statements.values().map(|s| &s.statement), interval))
+            .unwrap_or(0)
+    }
+
+    /// A canonical fingerprint of the whole pool (ids of every statement, in order).
+    pub fn fingerprint(&self) -> Hash256 {
+        let mut parts: Vec<u8> = Vec::with_capacity(self.members.len() * 40);
+        for (n, m) in &self.members {
+            parts.extend_from_slice(n.as_bytes());
+            for (_, id) in m.statements.keys() {
+                parts.extend_from_slice(id.as_bytes());
+            }
+        }
+        subspace_crypto::hash::blake3(&parts)
+    }
+
+    /// Forgets history older than `horizon_ms` (keeping each entry's deciding statement and
+    /// latest join) and drops members that have been down since before it. Returns the dropped.
+    pub(crate) fn expire(&mut self, horizon_ms: u64) -> Vec<NodeId> {
+        let mut gone = Vec::new();
+        for (n, m) in self.members.iter_mut() {
+            if m.down_since().is_some_and(|t| t < horizon_ms) {
+                gone.push(*n);
+                continue;
+            }
+            let (top, jk) = (m.top.3, m.join_key.2);
+            let before = m.statements.len();
+            m.statements
+                .retain(|(t, id), _| *t >= horizon_ms || *id == top || *id == jk);
+            if m.statements.len() != before {
+                m.recompute(usize::MAX);
+            }
+        }
+        for n in &gone {
+            self.members.remove(n);
+        }
+        gone
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::statement::{Evidence, Failure, Fault, Leave, Suspect};
+    use proptest::prelude::*;
+    use subspace_crypto::{Keypair, Signature};
+
+    fn keys() -> Vec<Keypair> {
+        (1..=4u8).map(|i| Keypair::from_seed(&[i; 32])).collect()
+    }
+
+    // The pool never checks signatures, so the merge laws are tested on unsigned statements
+    // (a zero signature) to keep the proptest fast.
+    fn statement(keys: &[Keypair], (kind, a, b, inc, at): (u8, usize, usize, u64, u64)) -> Signed {
+        let ka = &keys[a % keys.len()];
+        let about = ka.node_id();
+        let by = keys[b % keys.len()].node_id();
+        let by = if by == about {
+            keys[(b + 1) % keys.len()].node_id()
+        } else {
+            by
+        };
+        let st = match kind % 5 {
+            0 => Statement::Join(Join {
+                public_key: ka.public(),
+                contract: ContractId::default(),
+                pledged_bytes: 10,
+                incarnation: inc,
+                at_ms: at,
+            }),
+            1 => Statement::Leave(Leave {
+                node: about,
+                incarnation: inc,
+                at_ms: at,
+            }),
+            2 => Statement::Suspect(Suspect {
+                about,
+                incarnation: inc,
+                by,
+                at_ms: at,
+            }),
+            3 => Statement::Failure(Failure {
+                about,
+                incarnation: inc,
+                by,
+                at_ms: at + 5,
+                evidence: Evidence {
+                    first_failed_probe_ms: at,
+                    indirect_probers: vec![],
+                    confirmations: 1,
+                },
+            }),
+            _ => Statement::Fault(Fault {
+                about,
+                by,
+                at_ms: at,
+                proof: vec![inc as u8],
+            }),
+        };
+        Signed {
+            statement: st,
+            signature: Signature::from_bytes([0; 64]),
+        }
+    }
+
+    fn pool_of(keys: &[Keypair], items: &[(u8, usize, usize, u64, u64)], max: usize) -> Pool {
+        let mut p = Pool::new(100, max);
+        // Every subject's join first, so that all items land somewhere.
+        for (i, k) in keys.iter().enumerate() {
+            let _ = k;
+            p.insert_trusted(statement(keys, (0, i, 0, 0, 0)));
+        }
+        for it in items {
+            p.insert_trusted(statement(keys, *it));
+        }
+        p
+    }
+
+    fn arb_items() -> impl Strategy<Value = Vec<(u8, usize, usize, u64, u64)>> {
+        proptest::collection::vec((0u8..5, 0usize..4, 0usize..4, 0u64..4, 0u64..1000), 0..24)
+    }
+
+    proptest! {
+        #[test]
+        fn merge_is_commutative_idempotent_associative(
+            a in arb_items(), b in arb_items(), c in arb_items(), max in 3usize..8
+        ) {
+            let ks = keys();
+            let (pa, pb, pc) = (pool_of(&ks, &a, max), pool_of(&ks, &b, max), pool_of(&ks, &c, max));
+            let mut ab = pa.clone(); ab.merge(&pb);
+            let mut ba = pb.clone(); ba.merge(&pa);
+            prop_assert_eq!(ab.fingerprint(), ba.fingerprint());
+            let mut aa = pa.clone(); aa.merge(&pa);
+            prop_assert_eq!(aa.fingerprint(), pa.fingerprint());
+            let mut ab_c = ab.clone(); ab_c.merge(&pc);
+            let mut bc = pb.clone(); bc.merge(&pc);
+            let mut a_bc = pa.clone(); a_bc.merge(&bc);
+            prop_assert_eq!(ab_c.fingerprint(), a_bc.fingerprint());
+            // Status and uptime agree wherever the statements agree.
+            for k in &ks {
+                let n = k.node_id();
+                prop_assert_eq!(ab.member(&n), ba.member(&n));
+                let i = Interval::new(0, 2000);
+                prop_assert_eq!(ab.uptime_ms(&n, i), ba.uptime_ms(&n, i));
+            }
+        }
+
+        #[test]
+        fn insertion_order_does_not_matter(items in arb_items(), seed in any::<u64>()) {
+            let ks = keys();
+            let p1 = pool_of(&ks, &items, 6);
+            let mut shuffled = items.clone();
+            // A cheap deterministic shuffle driven by the seed.
+            let mut s = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+                shuffled.swap(i, (s % (i as u64 + 1)) as usize);
+            }
+            let p2 = pool_of(&ks, &shuffled, 6);
+            prop_assert_eq!(p1.fingerprint(), p2.fingerprint());
+        }
+    }
+
+    #[test]
+    fn higher_incarnation_refutes_and_stale_news_does_not_override() {
+        let ks = keys();
+        let mut p = Pool::new(10, 8);
+        let n = ks[0].node_id();
+        p.insert_trusted(statement(&ks, (0, 0, 0, 0, 10)));
+        p.insert_trusted(statement(&ks, (2, 0, 1, 0, 20)));
+        assert_eq!(p.member(&n).map(|m| m.status), Some(Status::Suspect));
+        p.insert_trusted(statement(&ks, (0, 0, 0, 1, 30)));
+        assert_eq!(p.member(&n).map(|m| m.status), Some(Status::Alive));
+        // A suspicion about the old incarnation arriving late changes nothing.
+        assert!(
+            !p.insert_trusted(statement(&ks, (2, 0, 2, 0, 40)))
+                || p.member(&n).map(|m| m.status) == Some(Status::Alive)
+        );
+        assert_eq!(p.member(&n).map(|m| m.status), Some(Status::Alive));
+        p.insert_trusted(statement(&ks, (3, 0, 1, 1, 50)));
+        assert_eq!(p.member(&n).map(|m| m.status), Some(Status::Failed));
+    }
+
+    #[test]
+    fn pool_is_bounded() {
+        let ks = keys();
+        let mut p = Pool::new(2, 8);
+        for i in 0..4 {
+            p.insert_trusted(statement(&ks, (0, i, 0, 0, i as u64)));
+        }
+        assert_eq!(p.len(), 2);
+        assert_eq!(p.evicted_members, 2);
+    }
+}
