@@ -4,6 +4,9 @@
 //! The test re-executes its own binary as the child (selected by an environment variable), so
 //! no helper binary has to be built or found.
 
+// Test helpers outside #[test] functions panic on failure, as the tests themselves do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -1,0 +1,539 @@
+//! [`TcpTransport`]: tokio TCP, a Noise XX handshake keyed by the node identity, and
+//! length-prefixed encrypted frames with a size bound.
+//!
+//! On the wire every Noise message is a big-endian `u16` length and the ciphertext. The
+//! handshake is `Noise_XX_25519_ChaChaPoly_BLAKE2s` with the identity's X25519 secret
+//! ([`Keypair::x25519_secret`]) as the static key. Then each side sends, encrypted, its ed25519
+//! public key and a signature under [`domain::NODE_HANDSHAKE`] over the handshake hash; the
+//! other side checks that the key maps to the Noise static key it saw and that the signature
+//! verifies, and only then derives the peer's [`NodeId`]. A replayed or relayed proof fails
+//! because the handshake hash is unique to this session.
+//!
+//! An application frame is a `u32` length followed by its bytes, split over as many Noise
+//! messages as needed. A length above [`TcpConfig::max_frame`], a decryption failure or a
+//! frame that does not complete within [`TcpConfig::frame_timeout`] ends the connection; so
+//! does a handshake that does not finish within [`TcpConfig::handshake_timeout`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use snow::{HandshakeState, StatelessTransportState};
+use subspace_crypto::{Keypair, NodeId, PublicKey, Signature, domain};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::transport::{Transport, TransportEvent};
+use crate::{NodeError, Result};
+
+/// The Noise protocol every Subspace TCP connection speaks.
+pub const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
+const NOISE_MAX: usize = 65_535;
+const TAG_LEN: usize = 16;
+const CHUNK: usize = NOISE_MAX - TAG_LEN;
+const PROOF_LEN: usize = 32 + 64;
+
+/// Settings of a [`TcpTransport`].
+#[derive(Clone, Copy, Debug)]
+pub struct TcpConfig {
+    /// Largest application frame sent or accepted; a peer announcing more is disconnected.
+    pub max_frame: usize,
+    /// Time a peer has to complete the handshake and identity proof.
+    pub handshake_timeout: Duration,
+    /// Time a peer has to finish a frame once it started sending it.
+    pub frame_timeout: Duration,
+    /// Frames queued per peer before `send` reports the peer as congested (dropped, counted).
+    pub outbox_capacity: usize,
+    /// Events queued for the node before connection readers wait.
+    pub inbox_capacity: usize,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            max_frame: subspace_crypto::codec::MAX_DECODE_LEN,
+            handshake_timeout: Duration::from_secs(5),
+            frame_timeout: Duration::from_secs(30),
+            outbox_capacity: 1024,
+            inbox_capacity: 4096,
+        }
+    }
+}
+
+struct Peer {
+    conn: u64,
+    outbox: mpsc::Sender<Vec<u8>>,
+}
+
+struct Shared {
+    keypair: Keypair,
+    config: TcpConfig,
+    peers: Mutex<BTreeMap<NodeId, Peer>>,
+    events: mpsc::Sender<TransportEvent>,
+    next_conn: AtomicU64,
+    dropped_outbound: AtomicU64,
+    rejected_connections: AtomicU64,
+}
+
+impl Shared {
+    fn peers(&self) -> MutexGuard<'_, BTreeMap<NodeId, Peer>> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A [`Transport`] over TCP with Noise encryption and identity authentication.
+pub struct TcpTransport {
+    shared: Arc<Shared>,
+    events: mpsc::Receiver<TransportEvent>,
+    local_addr: SocketAddr,
+    accept_task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for TcpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpTransport")
+            .field("id", &self.shared.keypair.node_id())
+            .field("addr", &self.local_addr)
+            .finish()
+    }
+}
+
+impl TcpTransport {
+    /// Listens on `addr` (port 0 picks a free one) as the identity `keypair`.
+    pub async fn bind(
+        keypair: Keypair,
+        addr: SocketAddr,
+        config: TcpConfig,
+    ) -> Result<TcpTransport> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(NodeError::io("bind listener"))?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(NodeError::io("read listener address"))?;
+        let (tx, rx) = mpsc::channel(config.inbox_capacity.max(1));
+        let shared = Arc::new(Shared {
+            keypair,
+            config,
+            peers: Mutex::new(BTreeMap::new()),
+            events: tx,
+            next_conn: AtomicU64::new(0),
+            dropped_outbound: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+        });
+        let accept_shared = shared.clone();
+        let accept_task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let shared = accept_shared.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = establish(shared.clone(), stream, false).await {
+                        shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(error = %e, "inbound connection rejected");
+                    }
+                });
+            }
+        });
+        Ok(TcpTransport {
+            shared,
+            events: rx,
+            local_addr,
+            accept_task,
+        })
+    }
+
+    /// The address peers connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Dials `addr`, runs the handshake, and returns the peer's authenticated [`NodeId`].
+    pub async fn connect(&self, addr: SocketAddr) -> Result<NodeId> {
+        let stream = tokio::time::timeout(
+            self.shared.config.handshake_timeout,
+            TcpStream::connect(addr),
+        )
+        .await
+        .map_err(|_| NodeError::Timeout)?
+        .map_err(NodeError::io("connect"))?;
+        establish(self.shared.clone(), stream, true).await
+    }
+
+    /// Peers with a live connection, in ascending order.
+    pub fn connected_peers(&self) -> Vec<NodeId> {
+        self.shared.peers().keys().copied().collect()
+    }
+
+    /// Frames dropped because a peer's outbox was full.
+    pub fn dropped_outbound(&self) -> u64 {
+        self.shared.dropped_outbound.load(Ordering::Relaxed)
+    }
+
+    /// Inbound connections that failed the handshake or identity proof.
+    pub fn rejected_connections(&self) -> u64 {
+        self.shared.rejected_connections.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for TcpTransport {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+        // Dropping the outboxes ends every writer, which closes the sockets.
+        self.shared.peers().clear();
+    }
+}
+
+impl Transport for TcpTransport {
+    fn local_id(&self) -> NodeId {
+        self.shared.keypair.node_id()
+    }
+
+    fn send(&self, to: NodeId, bytes: Vec<u8>) -> Result<()> {
+        if bytes.len() > self.shared.config.max_frame {
+            return Err(NodeError::FrameTooLarge {
+                len: bytes.len() as u64,
+                max: self.shared.config.max_frame as u64,
+            });
+        }
+        let peers = self.shared.peers();
+        let peer = peers.get(&to).ok_or(NodeError::NotConnected(to))?;
+        match peer.outbox.try_send(bytes) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.shared.dropped_outbound.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(NodeError::NotConnected(to)),
+        }
+    }
+
+    fn try_recv(&mut self) -> Option<TransportEvent> {
+        self.events.try_recv().ok()
+    }
+
+    async fn recv(&mut self) -> Option<TransportEvent> {
+        self.events.recv().await
+    }
+}
+
+async fn write_noise(w: &mut (impl AsyncWriteExt + Unpin), msg: &[u8]) -> Result<()> {
+    let len =
+        u16::try_from(msg.len()).map_err(|_| NodeError::Handshake("noise message too long"))?;
+    w.write_all(&len.to_be_bytes())
+        .await
+        .map_err(NodeError::io("write frame"))?;
+    w.write_all(msg).await.map_err(NodeError::io("write frame"))
+}
+
+async fn read_noise(
+    r: &mut (impl AsyncReadExt + Unpin),
+    buf: &mut [u8; NOISE_MAX],
+) -> Result<usize> {
+    let mut len = [0u8; 2];
+    r.read_exact(&mut len)
+        .await
+        .map_err(NodeError::io("read frame"))?;
+    let len = u16::from_be_bytes(len) as usize;
+    r.read_exact(&mut buf[..len])
+        .await
+        .map_err(NodeError::io("read frame"))?;
+    Ok(len)
+}
+
+fn noise_err(_: snow::Error) -> NodeError {
+    NodeError::Handshake("noise")
+}
+
+/// The handshake and identity proof, then the reader and writer tasks.
+async fn establish(shared: Arc<Shared>, stream: TcpStream, initiator: bool) -> Result<NodeId> {
+    let _ = stream.set_nodelay(true);
+    let (mut r, mut w) = stream.into_split();
+    let (state, peer) = tokio::time::timeout(
+        shared.config.handshake_timeout,
+        handshake(&shared.keypair, &mut r, &mut w, initiator),
+    )
+    .await
+    .map_err(|_| NodeError::Timeout)??;
+    let state = Arc::new(state);
+    let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = mpsc::channel(shared.config.outbox_capacity.max(1));
+    shared.peers().insert(peer, Peer { conn, outbox: tx });
+    if shared
+        .events
+        .send(TransportEvent::Connected(peer))
+        .await
+        .is_err()
+    {
+        return Err(NodeError::Closed);
+    }
+    tokio::spawn(write_loop(state.clone(), w, rx));
+    let reader_shared = shared.clone();
+    tokio::spawn(async move {
+        let result = read_loop(&reader_shared, &state, &mut r, peer).await;
+        if let Err(e) = result {
+            tracing::debug!(peer = %peer, error = %e, "connection ended");
+        }
+        let mine = {
+            let mut peers = reader_shared.peers();
+            let mine = peers.get(&peer).is_some_and(|p| p.conn == conn);
+            if mine {
+                peers.remove(&peer);
+            }
+            mine
+        };
+        if mine {
+            let _ = reader_shared
+                .events
+                .send(TransportEvent::Disconnected(peer))
+                .await;
+        }
+    });
+    Ok(peer)
+}
+
+async fn handshake(
+    keypair: &Keypair,
+    r: &mut OwnedReadHalf,
+    w: &mut OwnedWriteHalf,
+    initiator: bool,
+) -> Result<(StatelessTransportState, NodeId)> {
+    let params = NOISE_PARAMS
+        .parse()
+        .map_err(|_| NodeError::Handshake("noise parameters"))?;
+    let secret = keypair.x25519_secret().to_bytes();
+    let builder = snow::Builder::new(params).local_private_key(&secret);
+    let mut hs: HandshakeState = if initiator {
+        builder.build_initiator()
+    } else {
+        builder.build_responder()
+    }
+    .map_err(noise_err)?;
+    let mut buf = Box::new([0u8; NOISE_MAX]);
+    let mut out = vec![0u8; NOISE_MAX];
+    let mut scratch = vec![0u8; NOISE_MAX];
+    // XX: -> e; <- e, ee, s, es; -> s, se.
+    for step in 0..3 {
+        let my_turn = (step % 2 == 0) == initiator;
+        if my_turn {
+            let n = hs.write_message(&[], &mut out).map_err(noise_err)?;
+            write_noise(w, &out[..n]).await?;
+        } else {
+            let n = read_noise(r, &mut buf).await?;
+            hs.read_message(&buf[..n], &mut scratch)
+                .map_err(noise_err)?;
+        }
+    }
+    let remote_static: [u8; 32] = hs
+        .get_remote_static()
+        .and_then(|s| s.try_into().ok())
+        .ok_or(NodeError::Handshake("no remote static key"))?;
+    let hash = hs.get_handshake_hash().to_vec();
+    let state = hs.into_stateless_transport_mode().map_err(noise_err)?;
+
+    // Identity proof: ed25519 key + signature over this session's handshake hash. Initiator
+    // speaks on nonce 0 of its direction; responder likewise on its own.
+    let sig = keypair.sign(domain::NODE_HANDSHAKE, &hash);
+    let mut proof = Vec::with_capacity(PROOF_LEN);
+    proof.extend_from_slice(&keypair.public().to_bytes());
+    proof.extend_from_slice(&sig.to_bytes());
+    let n = state
+        .write_message(0, &proof, &mut out)
+        .map_err(noise_err)?;
+    write_noise(w, &out[..n]).await?;
+    let n = read_noise(r, &mut buf).await?;
+    let m = state
+        .read_message(0, &buf[..n], &mut scratch)
+        .map_err(noise_err)?;
+    if m != PROOF_LEN {
+        return Err(NodeError::Handshake("identity proof has the wrong length"));
+    }
+    let mut pk = [0u8; 32];
+    pk.copy_from_slice(&scratch[..32]);
+    let mut sig = [0u8; 64];
+    sig.copy_from_slice(&scratch[32..PROOF_LEN]);
+    let pk = PublicKey::from_bytes(&pk).map_err(|_| NodeError::Handshake("bad identity key"))?;
+    if pk.to_x25519().to_bytes() != remote_static {
+        return Err(NodeError::Handshake(
+            "identity key does not match the noise key",
+        ));
+    }
+    pk.verify(domain::NODE_HANDSHAKE, &hash, &Signature::from_bytes(sig))
+        .map_err(|_| NodeError::Handshake("identity signature"))?;
+    Ok((state, pk.node_id()))
+}
+
+async fn write_loop(
+    state: Arc<StatelessTransportState>,
+    mut w: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+) {
+    // Nonce 0 carried the identity proof.
+    let mut nonce = 1u64;
+    let mut out = vec![0u8; NOISE_MAX];
+    let mut wire = Vec::with_capacity(NOISE_MAX + 2);
+    while let Some(frame) = rx.recv().await {
+        let mut plain = Vec::with_capacity(frame.len() + 4);
+        plain.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+        plain.extend_from_slice(&frame);
+        for chunk in plain.chunks(CHUNK) {
+            let Ok(n) = state.write_message(nonce, chunk, &mut out) else {
+                return;
+            };
+            nonce += 1;
+            wire.clear();
+            wire.extend_from_slice(&(n as u16).to_be_bytes());
+            wire.extend_from_slice(&out[..n]);
+            if w.write_all(&wire).await.is_err() {
+                return;
+            }
+        }
+    }
+    let _ = w.shutdown().await;
+}
+
+async fn read_loop(
+    shared: &Shared,
+    state: &StatelessTransportState,
+    r: &mut OwnedReadHalf,
+    peer: NodeId,
+) -> Result<()> {
+    let mut nonce = 1u64;
+    let mut buf = Box::new([0u8; NOISE_MAX]);
+    let mut plain = vec![0u8; NOISE_MAX];
+    let max = shared.config.max_frame;
+    loop {
+        // Waiting for a frame to start has no deadline (idle peers are fine)...
+        let n = read_noise(r, &mut buf).await?;
+        let m = state
+            .read_message(nonce, &buf[..n], &mut plain)
+            .map_err(|_| NodeError::Handshake("frame failed to decrypt"))?;
+        nonce += 1;
+        if m < 4 {
+            return Err(NodeError::Handshake("frame without a length"));
+        }
+        let len = u32::from_be_bytes([plain[0], plain[1], plain[2], plain[3]]) as usize;
+        if len > max {
+            return Err(NodeError::FrameTooLarge {
+                len: len as u64,
+                max: max as u64,
+            });
+        }
+        // The bound was checked, so this allocation is at most `max_frame`.
+        let mut frame = Vec::with_capacity(len);
+        frame.extend_from_slice(&plain[4..m]);
+        // ...but once started, the rest must arrive within the frame timeout.
+        let rest = async {
+            while frame.len() < len {
+                let n = read_noise(r, &mut buf).await?;
+                let m = state
+                    .read_message(nonce, &buf[..n], &mut plain)
+                    .map_err(|_| NodeError::Handshake("frame failed to decrypt"))?;
+                nonce += 1;
+                frame.extend_from_slice(&plain[..m]);
+            }
+            Ok::<(), NodeError>(())
+        };
+        tokio::time::timeout(shared.config.frame_timeout, rest)
+            .await
+            .map_err(|_| NodeError::Timeout)??;
+        if frame.len() != len {
+            return Err(NodeError::Handshake("frame longer than announced"));
+        }
+        if shared
+            .events
+            .send(TransportEvent::Message {
+                from: peer,
+                bytes: frame,
+            })
+            .await
+            .is_err()
+        {
+            return Err(NodeError::Closed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    fn kp(i: u8) -> Keypair {
+        Keypair::from_seed(&[i; 32])
+    }
+
+    #[test]
+    fn the_noise_static_key_is_the_identity_key() {
+        // snow derives the public half from the secret we give it; it must equal the
+        // Montgomery form of the ed25519 key, or peers could not bind the two.
+        let k = Keypair::generate(&mut ChaCha20Rng::seed_from_u64(1));
+        let secret = k.x25519_secret();
+        let public = x25519_public(&secret.to_bytes());
+        assert_eq!(public, k.public().to_x25519().to_bytes());
+    }
+
+    fn x25519_public(secret: &[u8; 32]) -> [u8; 32] {
+        let params = NOISE_PARAMS.parse().unwrap();
+        let mut hs = snow::Builder::new(params)
+            .local_private_key(secret)
+            .build_initiator()
+            .unwrap();
+        let mut resp = snow::Builder::new(NOISE_PARAMS.parse().unwrap())
+            .local_private_key(&[9; 32])
+            .build_responder()
+            .unwrap();
+        let mut m = [0u8; 1024];
+        let mut p = [0u8; 1024];
+        let n = hs.write_message(&[], &mut m).unwrap();
+        resp.read_message(&m[..n], &mut p).unwrap();
+        let n = resp.write_message(&[], &mut m).unwrap();
+        hs.read_message(&m[..n], &mut p).unwrap();
+        let n = hs.write_message(&[], &mut m).unwrap();
+        resp.read_message(&m[..n], &mut p).unwrap();
+        resp.get_remote_static().unwrap().try_into().unwrap()
+    }
+
+    #[tokio::test]
+    async fn frames_cross_the_chunk_boundary_intact() {
+        let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let a = TcpTransport::bind(kp(1), local, TcpConfig::default())
+            .await
+            .unwrap();
+        let mut b = TcpTransport::bind(kp(2), local, TcpConfig::default())
+            .await
+            .unwrap();
+        let peer = a.connect(b.local_addr()).await.unwrap();
+        assert_eq!(peer, kp(2).node_id());
+        assert_eq!(
+            b.recv().await,
+            Some(TransportEvent::Connected(kp(1).node_id()))
+        );
+        for len in [
+            0,
+            1,
+            CHUNK - 4,
+            CHUNK - 3,
+            CHUNK + 1,
+            3 * CHUNK + 17,
+            1 << 20,
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            a.send(peer, data.clone()).unwrap();
+            assert_eq!(
+                b.recv().await,
+                Some(TransportEvent::Message {
+                    from: kp(1).node_id(),
+                    bytes: data
+                })
+            );
+        }
+    }
+}
