@@ -118,11 +118,122 @@ pub fn next_block(chain: &mut TestChain, farmers: &[Farmer], inputs: &ProposalIn
 
 /// Extends `chain` by `n` empty blocks from `farmers`; returns them.
 pub fn extend(chain: &mut TestChain, farmers: &[Farmer], n: usize) -> Vec<Block> {
+    extend_stored(chain, farmers, n, 0)
+}
+
+/// Like [`extend`], with producers reporting `stored` bytes on the network.
+pub fn extend_stored(chain: &mut TestChain, farmers: &[Farmer], n: usize, stored: u64) -> Vec<Block> {
     let mut out = Vec::new();
+    let inputs = ProposalInputs { stored_bytes: stored, ..Default::default() };
     for _ in 0..n {
-        let b = next_block(chain, farmers, &ProposalInputs::default(), 0);
+        let b = next_block(chain, farmers, &inputs, 0);
         chain.insert_block(b.clone(), NOW).unwrap();
         out.push(b);
     }
     out
+}
+
+use subspace_crypto::{BlockHash, ContractId, RecordKey, Signature};
+use subspace_ledger::tx::{
+    ClientDataContract, ContractRenewal, Funding, HostStorageContract, Input, PaymentRequest, Transfer,
+};
+use subspace_ledger::{Address, ChainState, OutPoint, Transaction, TxOut};
+
+pub const FEE: u64 = 10_000;
+
+/// The first unspent output of `kp` with at least `min` credits.
+pub fn coin(state: &ChainState, kp: &Keypair, min: u64) -> (OutPoint, TxOut) {
+    state.outputs_of(&Address::of(&kp.public())).into_iter().find(|(_, o)| o.value >= min).expect("a coin")
+}
+
+/// `from` pays `amount` to `to` from one coin, change back, fee FEE.
+pub fn transfer(state: &ChainState, from: &Keypair, to: &PublicKey, amount: u64) -> Transaction {
+    let (op, out) = coin(state, from, amount + FEE);
+    let mut outputs = vec![TxOut::to_key(amount, to)];
+    if out.value > amount + FEE {
+        outputs.push(TxOut::to_key(out.value - amount - FEE, &from.public()));
+    }
+    let mut t = Transaction::Transfer(Transfer {
+        inputs: vec![Input { prev: op, public_key: from.public() }],
+        outputs,
+        signatures: vec![],
+    });
+    t.sign(&[from], None).unwrap();
+    t
+}
+
+pub fn host_contract(host: &Keypair, bytes: u64, interval: u64, seed: u8) -> Transaction {
+    let mut t = Transaction::HostContract(HostStorageContract {
+        host: host.public(),
+        pledged_bytes: bytes,
+        interval_secs: interval,
+        k: K,
+        pledge_seed: [seed; 32],
+        pledge_proof: pledge_proof(&host.public(), bytes, &[seed; 32]),
+        payout: Address::of(&host.public()),
+        signature: Signature([0; 64]),
+    });
+    t.sign(&[], Some(host)).unwrap();
+    t
+}
+
+fn funding(state: &ChainState, payer: &Keypair, pay: u64) -> Funding {
+    let (op, out) = coin(state, payer, pay + FEE);
+    let change = out.value - pay - FEE;
+    Funding {
+        inputs: vec![Input { prev: op, public_key: payer.public() }],
+        change: if change > 0 { vec![TxOut::to_key(change, &payer.public())] } else { vec![] },
+        fee: FEE,
+        signatures: vec![],
+    }
+}
+
+pub fn data_contract(state: &ChainState, owner: &Keypair, bytes: u64, secs: u64, r: u8, pay: u64) -> Transaction {
+    let mut t = Transaction::DataContract(ClientDataContract {
+        owner: owner.public(),
+        reserved_bytes: bytes,
+        duration_secs: secs,
+        replication: r,
+        writers: vec![owner.public()],
+        state_record: RecordKey::from_bytes([9; 32]),
+        funding: funding(state, owner, pay),
+        owner_signature: Signature([0; 64]),
+    });
+    t.sign(&[owner], Some(owner)).unwrap();
+    t
+}
+
+pub fn renewal(state: &ChainState, owner: &Keypair, contract: ContractId, extra: u64, pay: u64) -> Transaction {
+    let mut t = Transaction::Renewal(ContractRenewal { contract, extra_secs: extra, funding: funding(state, owner, pay) });
+    t.sign(&[owner], None).unwrap();
+    t
+}
+
+pub fn payment_request(host: &Keypair, contract: ContractId, last_block: BlockHash) -> Transaction {
+    let mut t = Transaction::PaymentRequest(PaymentRequest { contract, last_block, signature: Signature([0; 64]) });
+    t.sign(&[], Some(host)).unwrap();
+    t
+}
+
+pub fn contract_id(t: &Transaction) -> ContractId {
+    ContractId(t.id().unwrap().0)
+}
+
+pub fn inputs(txs: Vec<Transaction>) -> ProposalInputs {
+    ProposalInputs { candidates: txs, ..Default::default() }
+}
+
+/// Proposes with `txs` and inserts; returns the block (asserting every candidate made it).
+pub fn mine(chain: &mut TestChain, farmers: &[Farmer], txs: Vec<Transaction>) -> Block {
+    let n = txs.len();
+    let b = next_block(chain, farmers, &inputs(txs), 0);
+    let body = b.transactions.iter().filter(|t| !matches!(t, Transaction::Coinbase(_) | Transaction::Nexus(_))).count();
+    assert_eq!(body, n, "a candidate was refused");
+    chain.insert_block(b.clone(), NOW).unwrap();
+    b
+}
+
+/// Total value of unspent outputs plus the nexus balance.
+pub fn circulating(state: &ChainState) -> u128 {
+    state.utxos().map(|(_, o)| u128::from(o.value)).sum::<u128>() + u128::from(state.nexus_balance())
 }
