@@ -4,6 +4,7 @@
 pub mod acl;
 mod builder;
 mod error;
+pub mod fs;
 pub mod payload;
 pub mod receipt;
 mod record;
