@@ -1,0 +1,328 @@
+//! The wire: one [`Message`] enum wrapping each layer's messages and the node's own requests.
+//!
+//! On the wire a message is the shared codec's encoding of an envelope: a `u32` variant tag,
+//! then either a layer's own encoding as a byte string (DHT, gossip: each layer decodes and
+//! bounds its own) or a [`NodeMessage`]. [`Message::decode`] parses all the way down, so a
+//! value of [`Message`] is always well formed; hostile bytes give an error, never a panic.
+
+use serde::{Deserialize, Serialize};
+use subspace_crypto::{Hash256, PublicKey, RecordKey, Signature, codec, domain::Domain, hash};
+
+use crate::{NodeError, Result};
+
+/// The largest frame a node sends or accepts: a maximal replica plus headers.
+pub const MAX_FRAME_LEN: usize = codec::MAX_DECODE_LEN;
+/// Longest free-text reason in a refusal.
+pub const MAX_REASON_LEN: usize = 256;
+/// Most receipts in one final acknowledgement or holder set.
+pub const MAX_RECEIPTS: usize = 16;
+/// The domain under which a host signs what it serves, so a wrong answer can be proven.
+pub const FETCH_REPLY: Domain = Domain::custom("subspace/fetch-reply/v1");
+
+/// Which step of a put failed, as the client API reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PutStep {
+    /// No coordinator could be sampled or it did not answer.
+    Coordinator,
+    /// The record itself is invalid (signature, key, format).
+    Validation,
+    /// The data contract refused the record (unknown, unfunded, full, not the owner's).
+    Contract,
+    /// Fewer than R hosts stored a replica.
+    Replication,
+    /// Announcing the holders on the DHT failed.
+    Announce,
+    /// The local store refused (full, IO).
+    Store,
+}
+
+/// A host's signed statement of what it served for a fetch: the evidence a fault cites.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchHeader {
+    /// The serving host.
+    pub host: PublicKey,
+    /// The record asked for.
+    pub key: RecordKey,
+    /// SHA-256 of the record bytes the replica decodes to, as the host claims.
+    pub record_hash: Hash256,
+    /// SHA-256 of the bytes served.
+    pub served_hash: Hash256,
+    /// Whether the bytes are the host's Sloth replica (`true`) or a plain cached record.
+    pub is_replica: bool,
+}
+
+impl FetchHeader {
+    /// Signs the header as `host`.
+    pub fn sign(self, host: &subspace_crypto::Keypair) -> Result<SignedFetchHeader> {
+        let signature = host.sign(FETCH_REPLY, &codec::encode(&self)?);
+        Ok(SignedFetchHeader {
+            header: self,
+            signature,
+        })
+    }
+
+    /// The header for `served` bytes.
+    pub fn new(
+        host: PublicKey,
+        key: RecordKey,
+        record_hash: Hash256,
+        served: &[u8],
+        is_replica: bool,
+    ) -> FetchHeader {
+        FetchHeader {
+            host,
+            key,
+            record_hash,
+            served_hash: hash::sha256(served),
+            is_replica,
+        }
+    }
+}
+
+/// A [`FetchHeader`] with the host's signature under [`FETCH_REPLY`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedFetchHeader {
+    /// What the host claims.
+    pub header: FetchHeader,
+    /// Its signature.
+    pub signature: Signature,
+}
+
+impl SignedFetchHeader {
+    /// Checks the host's signature.
+    pub fn verify(&self) -> Result<()> {
+        self.header
+            .host
+            .verify(FETCH_REPLY, &codec::encode(&self.header)?, &self.signature)
+            .map_err(NodeError::from)
+    }
+}
+
+/// The node's own requests and answers (the put, get and heal workflows).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeMessage {
+    /// Client → coordinator: store this encoded record with R replicas.
+    Put {
+        /// Request id, echoed by the answers.
+        req: u64,
+        /// The encoded record.
+        record: Vec<u8>,
+    },
+    /// Coordinator → client: stored optimistically; replication follows.
+    PutAccepted {
+        /// The request.
+        req: u64,
+    },
+    /// Coordinator → client: the final acknowledgement, with every holder's receipt.
+    PutDone {
+        /// The request.
+        req: u64,
+        /// Encoded receipts, one per holder.
+        receipts: Vec<Vec<u8>>,
+    },
+    /// Coordinator → client: the put failed at `step`; nothing of it stays stored.
+    PutFailed {
+        /// The request.
+        req: u64,
+        /// The failing step.
+        step: PutStep,
+        /// Why, for logs.
+        reason: String,
+    },
+    /// Coordinator (or healer) → host: encode and store your own replica of this record.
+    Replicate {
+        /// Request id.
+        req: u64,
+        /// The encoded record.
+        record: Vec<u8>,
+    },
+    /// Host → coordinator: stored; the receipt for its own replica.
+    Replicated {
+        /// The request.
+        req: u64,
+        /// The encoded receipt.
+        receipt: Vec<u8>,
+    },
+    /// Host → coordinator: refused (invalid record or contract, store full); nothing stored.
+    ReplicateRefused {
+        /// The request.
+        req: u64,
+        /// Which check refused.
+        step: PutStep,
+    },
+    /// Coordinator → holders: the complete holder set of a record, for self-healing.
+    Holders {
+        /// The record.
+        key: RecordKey,
+        /// Encoded receipts of every current holder.
+        receipts: Vec<Vec<u8>>,
+    },
+    /// Client → holder: send your copy of `key`.
+    Fetch {
+        /// Request id.
+        req: u64,
+        /// The record.
+        key: RecordKey,
+    },
+    /// Holder → client: the copy, with the host's signed claim about it.
+    FetchReply {
+        /// The request.
+        req: u64,
+        /// The signed claim.
+        header: SignedFetchHeader,
+        /// The replica (or cached record) bytes.
+        bytes: Vec<u8>,
+    },
+    /// Holder → client: not held here.
+    FetchMissing {
+        /// The request.
+        req: u64,
+    },
+}
+
+impl NodeMessage {
+    fn check_bounds(&self) -> Result<()> {
+        let bad = |what: &str| {
+            Err(NodeError::Codec(subspace_crypto::CryptoError::Decode(
+                what.into(),
+            )))
+        };
+        match self {
+            NodeMessage::PutFailed { reason, .. } if reason.len() > MAX_REASON_LEN => {
+                bad("reason too long")
+            }
+            NodeMessage::PutDone { receipts, .. } | NodeMessage::Holders { receipts, .. }
+                if receipts.len() > MAX_RECEIPTS =>
+            {
+                bad("too many receipts")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+enum Envelope {
+    Dht(Vec<u8>),
+    Gossip(Vec<u8>),
+    Node(NodeMessage),
+}
+
+/// Every message one node sends another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A Kademlia message for the DHT layer.
+    Dht(subspace_dht::Message),
+    /// A SWIM/Scuttlebutt message for the gossip layer.
+    Gossip(subspace_gossip::Message),
+    /// A node workflow message.
+    Node(NodeMessage),
+}
+
+impl Message {
+    /// Encodes the message for the transport.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let env = match self {
+            Message::Dht(m) => Envelope::Dht(m.encode().map_err(|e| layer_err(&e))?),
+            Message::Gossip(m) => Envelope::Gossip(m.encode().map_err(|e| layer_err(&e))?),
+            Message::Node(m) => Envelope::Node(m.clone()),
+        };
+        Ok(codec::encode(&env)?)
+    }
+
+    /// Decodes untrusted bytes: bounded to [`MAX_FRAME_LEN`], each layer's part by its own
+    /// decoder; never panics.
+    pub fn decode(bytes: &[u8]) -> Result<Message> {
+        let env: Envelope = codec::decode_bounded::<Envelope, MAX_FRAME_LEN>(bytes)?;
+        Ok(match env {
+            Envelope::Dht(b) => {
+                Message::Dht(subspace_dht::Message::decode(&b).map_err(|e| layer_err(&e))?)
+            }
+            Envelope::Gossip(b) => {
+                Message::Gossip(subspace_gossip::Message::decode(&b).map_err(|e| layer_err(&e))?)
+            }
+            Envelope::Node(m) => {
+                m.check_bounds()?;
+                Message::Node(m)
+            }
+        })
+    }
+}
+
+fn layer_err(e: &dyn std::fmt::Display) -> NodeError {
+    NodeError::Codec(subspace_crypto::CryptoError::Decode(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use subspace_crypto::{Keypair, hex};
+
+    #[test]
+    fn golden_fetch_request() {
+        let m = Message::Node(NodeMessage::Fetch {
+            req: 7,
+            key: RecordKey::from_bytes([0xAA; 32]),
+        });
+        let bytes = m.encode().unwrap();
+        // Envelope tag 2 (Node), NodeMessage tag 8 (Fetch), req, key.
+        assert_eq!(
+            hex::encode(&bytes),
+            format!("0000000200000008{}{}", "0000000000000007", "aa".repeat(32))
+        );
+        assert_eq!(Message::decode(&bytes).unwrap(), m);
+    }
+
+    #[test]
+    fn layer_messages_round_trip_through_the_envelope() {
+        let m = Message::Gossip(subspace_gossip::Message {
+            body: subspace_gossip::Body::News,
+            piggyback: vec![],
+        });
+        assert_eq!(Message::decode(&m.encode().unwrap()).unwrap(), m);
+    }
+
+    #[test]
+    fn fetch_headers_verify_only_unaltered() {
+        let kp = Keypair::from_seed(&[3; 32]);
+        let h = FetchHeader::new(
+            kp.public(),
+            RecordKey::from_bytes([1; 32]),
+            Hash256([2; 32]),
+            b"abc",
+            true,
+        );
+        let mut s = h.sign(&kp).unwrap();
+        s.verify().unwrap();
+        s.header.is_replica = false;
+        assert!(s.verify().is_err());
+    }
+
+    #[test]
+    fn oversized_fields_are_refused() {
+        let m = Message::Node(NodeMessage::PutFailed {
+            req: 1,
+            step: PutStep::Contract,
+            reason: "x".repeat(MAX_REASON_LEN + 1),
+        });
+        assert!(Message::decode(&m.encode().unwrap()).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = Message::decode(&bytes);
+        }
+
+        #[test]
+        fn mutated_valid_messages_never_panic(idx in 0usize..200, val in any::<u8>(), cut in 0usize..200) {
+            let m = Message::Node(NodeMessage::PutDone { req: 9, receipts: vec![vec![1, 2, 3]; 3] });
+            let mut b = m.encode().unwrap();
+            let i = idx % b.len();
+            b[i] = val;
+            b.truncate(b.len().saturating_sub(cut % 8));
+            let _ = Message::decode(&b);
+        }
+    }
+}
