@@ -166,7 +166,9 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
             let undo = match self.state.apply_block(&block, &self.params, &self.pos, now) {
                 Ok(u) => u,
                 Err(e) => {
-                    self.mark_invalid(hash);
+                    if condemns(&e) {
+                        self.mark_invalid(hash);
+                    }
                     return Err(e);
                 }
             };
@@ -241,7 +243,11 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
                     applied.push(*h);
                 }
                 Err(e) => {
-                    self.mark_invalid(*h);
+                    if condemns(&e) {
+                        self.mark_invalid(*h);
+                    } else {
+                        self.forget(*h);
+                    }
                     self.roll_back_to(fork_height)?;
                     for o in &old {
                         let b = self.store.block(o)?.ok_or_else(|| LedgerError::Store("missing old block".into()))?;
@@ -282,6 +288,12 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
         }
     }
 
+    fn forget(&mut self, hash: BlockHash) {
+        if self.index.remove(&hash).is_some() {
+            self.side = self.side.saturating_sub(1);
+        }
+    }
+
     fn mark_invalid(&mut self, hash: BlockHash) {
         if self.index.remove(&hash).is_some() {
             self.side = self.side.saturating_sub(1);
@@ -295,4 +307,15 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
             }
         }
     }
+}
+
+/// Whether an error condemns the block hash for good. A body that does not match its header
+/// (wrong Merkle root) or a timestamp that is only early for this clock says nothing about
+/// the header itself: remembering its hash as invalid would let anyone poison a valid block
+/// by sending its header with a wrong body first.
+fn condemns(e: &LedgerError) -> bool {
+    !matches!(
+        e,
+        LedgerError::BadMerkleRoot | LedgerError::FutureTimestamp | LedgerError::Store(_) | LedgerError::UnknownParent
+    )
 }

@@ -11,7 +11,8 @@ use crate::block::Block;
 
 /// Storage of blocks and of the best tip.
 pub trait ChainStore {
-    /// Stores a block under its hash (idempotent).
+    /// Stores a block under its hash, replacing what was there (a body that failed to match
+    /// its header may be stored first and must not stick).
     fn put_block(&mut self, hash: BlockHash, block: &Block) -> Result<()>;
     /// A stored block.
     fn block(&self, hash: &BlockHash) -> Result<Option<Block>>;
@@ -48,7 +49,7 @@ impl MemoryChainStore {
 
 impl ChainStore for MemoryChainStore {
     fn put_block(&mut self, hash: BlockHash, block: &Block) -> Result<()> {
-        self.blocks.entry(hash).or_insert_with(|| block.clone());
+        self.blocks.insert(hash, block.clone());
         Ok(())
     }
 
