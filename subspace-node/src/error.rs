@@ -53,6 +53,20 @@ pub enum NodeError {
     /// There is no connection to this peer; connect to its address first.
     #[error("no connection to {0}")]
     NotConnected(NodeId),
+    /// A record, replica or receipt failed validation (the reason says which check).
+    #[error("invalid: {0}")]
+    InvalidRecord(String),
+    /// A put failed at `step` (see [`crate::PutStep`]); nothing of it is acknowledged.
+    #[error("put failed at {step:?}: {reason}")]
+    PutFailed {
+        /// The step that failed.
+        step: crate::PutStep,
+        /// Why.
+        reason: String,
+    },
+    /// No holder served a valid copy of the record.
+    #[error("record {0} not found")]
+    NotFound(subspace_crypto::RecordKey),
     /// The transport or node has shut down.
     #[error("closed")]
     Closed,

@@ -1,19 +1,27 @@
 #![doc = include_str!("../README.md")]
 
+pub mod cache;
 pub mod clock;
 pub mod disk;
 pub mod error;
+pub mod host;
+pub mod ledger;
 pub mod mem_transport;
 pub mod message;
 pub mod store;
 pub mod tcp_transport;
 pub mod transport;
+pub mod validators;
 
+pub use cache::RecordCache;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use disk::{DiskStore, DiskStoreConfig, Recovery, VerifyReport};
 pub use error::{NodeError, Result};
+pub use host::{Completion, Host, HostConfig, HostStats, OpId};
+pub use ledger::{ContractLedger, MemoryLedger};
 pub use mem_transport::{LinkConfig, MemNetwork, MemTransport, NetStats};
 pub use message::{Message, NodeMessage, PutStep};
 pub use store::{MemoryStore, RecordStore, StoredEntry, Usage};
 pub use tcp_transport::{TcpConfig, TcpTransport};
 pub use transport::{Transport, TransportEvent};
+pub use validators::{FaultProof, FetchFaultValidator, ReceiptValidator, check_served};

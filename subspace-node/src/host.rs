@@ -1,0 +1,1320 @@
+//! [`Host`]: the node's event loop as a state machine — the put, get and heal workflows wired
+//! over the DHT, gossip, PoR, record and store layers.
+//!
+//! Like the layers it drives, a `Host` performs no IO itself: the driver feeds it transport
+//! events ([`Host::handle_event`]) and timer wake-ups ([`Host::handle_timeout`]), sends what
+//! [`Host::poll_transmit`] yields, and reads finished client operations from
+//! [`Host::poll_completion`]. Time comes from the injected [`Clock`], randomness from a seed.
+//! The same code therefore runs under tokio ([`crate::Node`]) and in a single-threaded,
+//! seeded simulation over [`crate::MemTransport`].
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use serde::{Deserialize, Serialize};
+use subspace_crypto::{ContractId, Hash256, Keypair, NodeId, RecordKey, codec, hash};
+use subspace_dht::{Announcement, Dht, DhtConfig, HolderKind, QueryId};
+use subspace_gossip::Gossip;
+use subspace_record::{Receipt, Record};
+
+use crate::cache::RecordCache;
+use crate::clock::Clock;
+use crate::ledger::ContractLedger;
+use crate::message::{FetchHeader, Message, NodeMessage, PutStep, SignedFetchHeader};
+use crate::store::{RecordStore, StoredEntry};
+use crate::transport::TransportEvent;
+use crate::validators::{
+    FaultProof, FetchFaultValidator, MAX_FAULT_BODY, ReceiptValidator, check_served,
+};
+use crate::{NodeError, Result};
+
+/// Settings of a [`Host`].
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// Replicas per record (R).
+    pub replicas: usize,
+    /// Sloth layers per replica piece (a network constant: hosts and clients must agree).
+    pub layers: u32,
+    /// How long a coordinator waits for a host's receipt before trying another host.
+    pub replicate_timeout: Duration,
+    /// How long a client waits for a whole put.
+    pub put_timeout: Duration,
+    /// How long a client waits for a holder's reply (the PoR timeout).
+    pub fetch_timeout: Duration,
+    /// How long a whole get may take.
+    pub get_timeout: Duration,
+    /// Records kept in the social-replication cache.
+    pub cache_entries: usize,
+    /// Bytes kept in the social-replication cache.
+    pub cache_bytes: usize,
+    /// Space this host pledges (announced in its gossip join; weights replica sampling).
+    pub pledged_bytes: u64,
+    /// Messages queued for the transport before new ones are dropped (and counted).
+    pub max_outbox: usize,
+    /// Client operations and coordinator jobs running at once.
+    pub max_ops: usize,
+    /// DHT settings.
+    pub dht: DhtConfig,
+    /// Gossip settings.
+    pub gossip: subspace_gossip::Config,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            replicas: 3,
+            layers: subspace_por::DEFAULT_LAYERS,
+            replicate_timeout: Duration::from_secs(30),
+            put_timeout: Duration::from_secs(120),
+            fetch_timeout: Duration::from_secs(5),
+            get_timeout: Duration::from_secs(60),
+            cache_entries: 1024,
+            cache_bytes: 64 << 20,
+            pledged_bytes: 1 << 30,
+            max_outbox: 65_536,
+            max_ops: 4096,
+            dht: DhtConfig::default(),
+            gossip: subspace_gossip::Config::default(),
+        }
+    }
+}
+
+/// Names a client operation started on a [`Host`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpId(pub u64);
+
+/// A finished client operation.
+#[derive(Debug)]
+pub enum Completion {
+    /// A put: every holder's receipt after the final acknowledgement, or the failing step.
+    Put(Result<Vec<Receipt>>),
+    /// A get: the valid record (the highest version for a mutable one).
+    Get(Result<Record>),
+}
+
+/// Counters a host exports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostStats {
+    /// Replicas this host encoded and stored.
+    pub replicas_stored: u64,
+    /// Heal jobs this host started as the deterministic healer.
+    pub heals_started: u64,
+    /// Heal jobs finished back at R replicas.
+    pub heals_done: u64,
+    /// Faults this host reported through gossip.
+    pub faults_reported: u64,
+    /// Holder replies that failed validation or PoR.
+    pub bad_replies: u64,
+    /// Holder replies that timed out.
+    pub slow_replies: u64,
+    /// Messages dropped because the outbox was full.
+    pub outbox_dropped: u64,
+    /// Operations refused because too many were running.
+    pub ops_refused: u64,
+    /// Malformed messages received (dropped).
+    pub malformed: u64,
+}
+
+/// What a host keeps next to each replica: every holder's receipt, for self-healing.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct HolderMeta {
+    record_hash: Hash256,
+    receipts: Vec<Vec<u8>>,
+}
+
+impl HolderMeta {
+    fn holders(&self) -> BTreeMap<NodeId, Vec<u8>> {
+        self.receipts
+            .iter()
+            .filter_map(|r| Receipt::decode(r).ok().map(|rc| (rc.host_id(), r.clone())))
+            .collect()
+    }
+}
+
+/// Lets a `dyn ContractLedger` stand where the record crate wants a sized validator.
+struct LedgerRef<'a>(&'a dyn ContractLedger);
+
+impl subspace_record::ContractValidator for LedgerRef<'_> {
+    fn check_contract(
+        &self,
+        contract: &ContractId,
+        owner: &subspace_crypto::PublicKey,
+        stored_len: u64,
+        now: u64,
+    ) -> std::result::Result<(), subspace_record::RecordError> {
+        self.0.check_contract(contract, owner, stored_len, now)
+    }
+}
+
+enum JobKind {
+    Put { client: NodeId, req: u64 },
+    Heal,
+}
+
+struct Job {
+    kind: JobKind,
+    key: RecordKey,
+    record: Vec<u8>,
+    contract: ContractId,
+    receipts: BTreeMap<NodeId, Receipt>,
+    waiting: BTreeMap<u64, (NodeId, Instant)>,
+    tried: BTreeSet<NodeId>,
+    preferred: Vec<NodeId>,
+    announcing: bool,
+}
+
+struct ClientPut {
+    op: OpId,
+    deadline: Instant,
+}
+
+struct GetOp {
+    key: RecordKey,
+    deadline: Instant,
+    candidates: VecDeque<NodeId>,
+    current: Option<(NodeId, u64, Instant)>,
+    best: Option<(Record, Vec<u8>)>,
+    replica_answers: usize,
+}
+
+enum QueryPurpose {
+    Get(OpId),
+    Announce(u64),
+    MutableHolders(u64),
+    Cache,
+}
+
+/// The node's state machine: one host (and client) of the storage network.
+pub struct Host<S: RecordStore> {
+    keypair: Keypair,
+    me: NodeId,
+    cfg: HostConfig,
+    clock: Arc<dyn Clock>,
+    store: S,
+    dht: Dht<ReceiptValidator>,
+    gossip: Gossip,
+    ledger: Arc<dyn ContractLedger>,
+    rng: ChaCha20Rng,
+    outbox: VecDeque<(NodeId, Vec<u8>)>,
+    completions: VecDeque<(OpId, Completion)>,
+    next_id: u64,
+    client_puts: BTreeMap<u64, ClientPut>,
+    gets: BTreeMap<OpId, GetOp>,
+    fetches: BTreeMap<u64, OpId>,
+    queries: BTreeMap<QueryId, QueryPurpose>,
+    jobs: BTreeMap<u64, Job>,
+    job_of_req: BTreeMap<u64, u64>,
+    healing: BTreeSet<RecordKey>,
+    rtt: BTreeMap<NodeId, Duration>,
+    cache: RecordCache,
+    stats: HostStats,
+}
+
+impl<S: RecordStore> std::fmt::Debug for Host<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("id", &self.me)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: RecordStore> Host<S> {
+    /// A host with identity `keypair`, shard `store`, contract seam `ledger`, time from `clock`
+    /// and every random choice derived from `seed`.
+    pub fn new(
+        keypair: Keypair,
+        store: S,
+        ledger: Arc<dyn ContractLedger>,
+        clock: Arc<dyn Clock>,
+        cfg: HostConfig,
+        seed: u64,
+    ) -> Host<S> {
+        let me = keypair.node_id();
+        let dht = Dht::new(cfg.dht.clone(), me, seed ^ 0xD47, ReceiptValidator);
+        let gossip = Gossip::new(cfg.gossip.clone(), keypair.clone(), seed ^ 0x6055)
+            .with_fault_validator(FetchFaultValidator { layers: cfg.layers });
+        Host {
+            keypair,
+            me,
+            cache: RecordCache::new(cfg.cache_entries, cfg.cache_bytes),
+            cfg,
+            clock,
+            store,
+            dht,
+            gossip,
+            ledger,
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            outbox: VecDeque::new(),
+            completions: VecDeque::new(),
+            next_id: 1,
+            client_puts: BTreeMap::new(),
+            gets: BTreeMap::new(),
+            fetches: BTreeMap::new(),
+            queries: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            job_of_req: BTreeMap::new(),
+            healing: BTreeSet::new(),
+            rtt: BTreeMap::new(),
+            stats: HostStats::default(),
+        }
+    }
+
+    /// Replaces the gossip layer's signature cache (simulations share one across hosts).
+    pub fn with_gossip_cache(mut self, cache: subspace_gossip::VerifiedCache) -> Host<S> {
+        let gossip = Gossip::new(self.cfg.gossip.clone(), self.keypair.clone(), self.next_id)
+            .with_fault_validator(FetchFaultValidator {
+                layers: self.cfg.layers,
+            })
+            .with_cache(cache);
+        self.gossip = gossip;
+        self
+    }
+
+    /// This host's id.
+    pub fn id(&self) -> NodeId {
+        self.me
+    }
+
+    /// The local shard.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> HostStats {
+        self.stats
+    }
+
+    /// The gossip layer (membership, uptime, faults).
+    pub fn gossip(&self) -> &Gossip {
+        &self.gossip
+    }
+
+    /// The DHT layer.
+    pub fn dht(&self) -> &Dht<ReceiptValidator> {
+        &self.dht
+    }
+
+    /// Client operations and coordinator jobs still running.
+    pub fn running(&self) -> usize {
+        self.client_puts.len() + self.gets.len() + self.jobs.len()
+    }
+
+    /// Joins the network through `seeds`: gossip join (pledging [`HostConfig::pledged_bytes`]
+    /// under `contract`) and a DHT bootstrap.
+    pub fn join(&mut self, contract: ContractId, seeds: &[NodeId]) -> Result<()> {
+        let now = self.clock.now();
+        let unix_ms = self.clock.unix_secs().saturating_mul(1000);
+        self.gossip
+            .join(now, unix_ms, contract, self.cfg.pledged_bytes, seeds)
+            .map_err(|e| NodeError::InvalidRecord(e.to_string()))?;
+        let seeds: Vec<NodeId> = seeds.iter().copied().filter(|s| *s != self.me).collect();
+        for s in &seeds {
+            self.dht.add_peer(now, *s, None);
+        }
+        if !seeds.is_empty() {
+            let _ = self.dht.bootstrap(now, &seeds);
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Leaves gracefully (gossip leave); holders of this host's records start healing.
+    pub fn leave(&mut self) -> Result<()> {
+        let now = self.clock.now();
+        self.gossip
+            .leave(now)
+            .map_err(|e| NodeError::InvalidRecord(e.to_string()))?;
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Starts storing `record` with R replicas; the outcome arrives as [`Completion::Put`].
+    pub fn start_put(&mut self, record: &Record) -> OpId {
+        let op = self.next_op();
+        let now = self.clock.now();
+        if self.running() >= self.cfg.max_ops {
+            self.stats.ops_refused += 1;
+            self.fail_put_op(op, PutStep::Coordinator, "too many operations");
+            return op;
+        }
+        let bytes = match record.encode() {
+            Ok(b) => b,
+            Err(e) => {
+                self.fail_put_op(op, PutStep::Validation, &e.to_string());
+                return op;
+            }
+        };
+        // Random peer sampling picks the coordinator.
+        let Some(coordinator) = self.gossip.sample(1, &mut self.rng).first().copied() else {
+            self.fail_put_op(op, PutStep::Coordinator, "no live peer to coordinate");
+            return op;
+        };
+        let req = self.next_req();
+        self.client_puts.insert(
+            req,
+            ClientPut {
+                op,
+                deadline: now + self.cfg.put_timeout,
+            },
+        );
+        self.send(coordinator, NodeMessage::Put { req, record: bytes });
+        op
+    }
+
+    /// Starts fetching `key`; the outcome arrives as [`Completion::Get`].
+    pub fn start_get(&mut self, key: RecordKey) -> OpId {
+        let op = self.next_op();
+        let now = self.clock.now();
+        if self.running() >= self.cfg.max_ops {
+            self.stats.ops_refused += 1;
+            self.completions
+                .push_back((op, Completion::Get(Err(NodeError::NotFound(key)))));
+            return op;
+        }
+        self.gets.insert(
+            op,
+            GetOp {
+                key,
+                deadline: now + self.cfg.get_timeout,
+                candidates: VecDeque::new(),
+                current: None,
+                best: None,
+                replica_answers: 0,
+            },
+        );
+        match self.dht.find_holders(now, key) {
+            Ok(q) => {
+                self.queries.insert(q, QueryPurpose::Get(op));
+            }
+            Err(_) => self.finish_get(op),
+        }
+        self.pump(now);
+        op
+    }
+
+    /// Input: something the transport reported.
+    pub fn handle_event(&mut self, event: TransportEvent) {
+        let now = self.clock.now();
+        match event {
+            TransportEvent::Message { from, bytes } => match Message::decode(&bytes) {
+                Ok(Message::Dht(m)) => self.dht.handle_message(now, from, m),
+                Ok(Message::Gossip(m)) => {
+                    if let Err(e) = self.gossip.handle_message(now, from, m) {
+                        tracing::debug!(%from, error = %e, "gossip message rejected");
+                    }
+                }
+                Ok(Message::Node(m)) => self.handle_node(now, from, m),
+                Err(e) => {
+                    self.stats.malformed += 1;
+                    tracing::debug!(%from, error = %e, "malformed message dropped");
+                }
+            },
+            TransportEvent::Connected(peer) => self.dht.add_peer(now, peer, None),
+            TransportEvent::Disconnected(_) => {}
+        }
+        self.pump(now);
+    }
+
+    /// Input: the timer set by [`Host::poll_timeout`] fired (calling it early is harmless).
+    pub fn handle_timeout(&mut self) {
+        let now = self.clock.now();
+        if self.dht.poll_timeout().is_some_and(|t| t <= now) {
+            self.dht.handle_timeout(now);
+        }
+        if self.gossip.poll_timeout().is_some_and(|t| t <= now) {
+            self.gossip.handle_timeout(now);
+        }
+        self.expire(now);
+        self.pump(now);
+    }
+
+    /// When [`Host::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = [self.dht.poll_timeout(), self.gossip.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let mut consider = |d: Instant| t = Some(t.map_or(d, |x| x.min(d)));
+        for p in self.client_puts.values() {
+            consider(p.deadline);
+        }
+        for g in self.gets.values() {
+            consider(g.deadline);
+            if let Some((_, _, d)) = g.current {
+                consider(d);
+            }
+        }
+        for j in self.jobs.values() {
+            for (_, d) in j.waiting.values() {
+                consider(*d);
+            }
+        }
+        t
+    }
+
+    /// Output: the next message for the transport.
+    pub fn poll_transmit(&mut self) -> Option<(NodeId, Vec<u8>)> {
+        self.outbox.pop_front()
+    }
+
+    /// Output: the next finished client operation.
+    pub fn poll_completion(&mut self) -> Option<(OpId, Completion)> {
+        self.completions.pop_front()
+    }
+
+    fn next_op(&mut self) -> OpId {
+        OpId(self.next_req())
+    }
+
+    fn next_req(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn send(&mut self, to: NodeId, msg: NodeMessage) {
+        self.send_message(to, &Message::Node(msg));
+    }
+
+    fn send_message(&mut self, to: NodeId, msg: &Message) {
+        if self.outbox.len() >= self.cfg.max_outbox {
+            self.stats.outbox_dropped += 1;
+            return;
+        }
+        match msg.encode() {
+            Ok(b) => self.outbox.push_back((to, b)),
+            Err(e) => tracing::debug!(error = %e, "could not encode an outgoing message"),
+        }
+    }
+
+    /// Moves the layers' output into the outbox and reacts to their events.
+    fn pump(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some((to, m)) = self.dht.poll_transmit() {
+                progressed = true;
+                self.send_message(to, &Message::Dht(m));
+            }
+            while let Some((to, m)) = self.gossip.poll_transmit() {
+                progressed = true;
+                self.send_message(to, &Message::Gossip(m));
+            }
+            while let Some(ev) = self.dht.poll_event() {
+                progressed = true;
+                self.on_dht_event(now, ev);
+            }
+            while let Some(ev) = self.gossip.poll_event() {
+                progressed = true;
+                self.on_gossip_event(now, ev);
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn on_gossip_event(&mut self, now: Instant, ev: subspace_gossip::Event) {
+        use subspace_gossip::Event as G;
+        match ev {
+            G::Joined { node } | G::Refuted { node, .. } => self.dht.add_peer(now, node, None),
+            G::Left { node } | G::Failed { node } => {
+                self.dht.remove_peer(&node);
+                self.dht.holder_gone(&node);
+                self.heal_after(now, node);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_dht_event(&mut self, now: Instant, ev: subspace_dht::Event) {
+        use subspace_dht::Event as D;
+        match ev {
+            D::HoldersFound { query, holders, .. } => match self.queries.remove(&query) {
+                Some(QueryPurpose::Get(op)) => {
+                    let mut replicas: Vec<NodeId> = Vec::new();
+                    let mut caches: Vec<NodeId> = Vec::new();
+                    for h in holders.iter().filter(|h| h.node != self.me) {
+                        match h.kind {
+                            HolderKind::Replica => replicas.push(h.node),
+                            HolderKind::Cache => caches.push(h.node),
+                        }
+                    }
+                    // Prefer the fastest seen; unknown peers after known ones, in id order.
+                    let rtt = &self.rtt;
+                    replicas.sort_by_key(|n| (rtt.get(n).copied().unwrap_or(Duration::MAX), *n));
+                    caches.sort_by_key(|n| (rtt.get(n).copied().unwrap_or(Duration::MAX), *n));
+                    let local = self.store.contains(
+                        &self
+                            .gets
+                            .get(&op)
+                            .map_or(RecordKey::from_bytes([0; 32]), |g| g.key),
+                    );
+                    if let Some(g) = self.gets.get_mut(&op) {
+                        g.candidates = replicas.into_iter().chain(caches).collect();
+                        if local.unwrap_or(false) {
+                            g.candidates.push_front(self.me);
+                        }
+                    }
+                    self.next_holder(now, op);
+                }
+                Some(QueryPurpose::MutableHolders(job)) => {
+                    let me = self.me;
+                    if let Some(j) = self.jobs.get_mut(&job) {
+                        j.preferred = holders
+                            .iter()
+                            .filter(|h| h.kind == HolderKind::Replica && h.node != me)
+                            .map(|h| h.node)
+                            .collect();
+                    }
+                    self.dispatch(now, job);
+                }
+                _ => {}
+            },
+            D::Announced {
+                query, stored_on, ..
+            } => {
+                if let Some(QueryPurpose::Announce(job)) = self.queries.remove(&query) {
+                    if stored_on.is_empty() {
+                        self.fail_job(job, PutStep::Announce, "no DHT node stored the announce");
+                    } else {
+                        self.finish_job(job);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn handle_node(&mut self, now: Instant, from: NodeId, m: NodeMessage) {
+        match m {
+            NodeMessage::Put { req, record } => self.on_put(now, from, req, record),
+            NodeMessage::PutAccepted { .. } => {}
+            NodeMessage::PutDone { req, receipts } => {
+                if let Some(p) = self.client_puts.remove(&req) {
+                    let parsed: Result<Vec<Receipt>> = receipts
+                        .iter()
+                        .map(|r| {
+                            let rc = Receipt::decode(r)
+                                .map_err(|e| NodeError::InvalidRecord(e.to_string()))?;
+                            rc.verify()
+                                .map_err(|e| NodeError::InvalidRecord(e.to_string()))?;
+                            Ok(rc)
+                        })
+                        .collect();
+                    let outcome = parsed.and_then(|rs| {
+                        if rs.len() >= self.cfg.replicas {
+                            Ok(rs)
+                        } else {
+                            Err(NodeError::PutFailed {
+                                step: PutStep::Replication,
+                                reason: format!("{} receipts", rs.len()),
+                            })
+                        }
+                    });
+                    self.completions.push_back((p.op, Completion::Put(outcome)));
+                }
+            }
+            NodeMessage::PutFailed { req, step, reason } => {
+                if let Some(p) = self.client_puts.remove(&req) {
+                    self.completions.push_back((
+                        p.op,
+                        Completion::Put(Err(NodeError::PutFailed { step, reason })),
+                    ));
+                }
+            }
+            NodeMessage::Replicate { req, record } => {
+                let answer = match self.accept_replica(&record) {
+                    Ok(receipt) => match receipt.encode() {
+                        Ok(receipt) => NodeMessage::Replicated { req, receipt },
+                        Err(_) => NodeMessage::ReplicateRefused {
+                            req,
+                            step: PutStep::Store,
+                        },
+                    },
+                    Err((step, _)) => NodeMessage::ReplicateRefused { req, step },
+                };
+                self.send(from, answer);
+            }
+            NodeMessage::Replicated { req, receipt } => {
+                self.on_replicated(now, from, req, &receipt)
+            }
+            NodeMessage::ReplicateRefused { req, .. } => {
+                if let Some(job) = self.job_of_req.remove(&req) {
+                    if let Some(j) = self.jobs.get_mut(&job) {
+                        j.waiting.remove(&req);
+                    }
+                    self.dispatch(now, job);
+                }
+            }
+            NodeMessage::Holders { key, receipts } => self.on_holders(key, &receipts),
+            NodeMessage::Fetch { req, key } => self.on_fetch(from, req, key),
+            NodeMessage::FetchReply { req, header, bytes } => {
+                self.on_fetch_reply(now, from, req, &header, &bytes)
+            }
+            NodeMessage::FetchMissing { req } => {
+                if let Some(op) = self.fetches.remove(&req) {
+                    if let Some(g) = self.gets.get_mut(&op) {
+                        g.current = None;
+                    }
+                    self.next_holder(now, op);
+                }
+            }
+        }
+    }
+
+    // ---- put: coordinator and hosts ----
+
+    fn on_put(&mut self, now: Instant, client: NodeId, req: u64, bytes: Vec<u8>) {
+        if self.jobs.len() >= self.cfg.max_ops {
+            self.stats.ops_refused += 1;
+            self.send(
+                client,
+                NodeMessage::PutFailed {
+                    req,
+                    step: PutStep::Coordinator,
+                    reason: "coordinator busy".into(),
+                },
+            );
+            return;
+        }
+        let record = match Record::decode(&bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                return self.refuse_put(client, req, PutStep::Validation, &e.to_string());
+            }
+        };
+        let key = match subspace_record::validate(&record) {
+            Ok(k) => k,
+            Err(e) => return self.refuse_put(client, req, PutStep::Validation, &e.to_string()),
+        };
+        // Optimistic store, then acknowledge, then the contract check.
+        let previous = self.store.get(&key).ok().flatten();
+        let receipt = match self.store_replica(key, &record, &bytes) {
+            Ok(r) => r,
+            Err((step, why)) => return self.refuse_put(client, req, step, &why),
+        };
+        self.send(client, NodeMessage::PutAccepted { req });
+        let unix = self.clock.unix_secs();
+        if let Err(e) =
+            subspace_record::validate_with_contract(&record, &LedgerRef(&*self.ledger), unix)
+        {
+            // An invalid request: delete what was stored (restoring an older version).
+            match previous {
+                Some(p) => {
+                    let _ = self.store.put(key, p);
+                }
+                None => {
+                    let _ = self.store.delete(&key);
+                }
+            }
+            return self.refuse_put(client, req, PutStep::Contract, &e.to_string());
+        }
+        let job = self.next_req();
+        let mut receipts = BTreeMap::new();
+        receipts.insert(self.me, receipt);
+        self.jobs.insert(
+            job,
+            Job {
+                kind: JobKind::Put { client, req },
+                key,
+                record: bytes,
+                contract: *record.contract(),
+                receipts,
+                waiting: BTreeMap::new(),
+                tried: BTreeSet::from([self.me, client]),
+                preferred: Vec::new(),
+                announcing: false,
+            },
+        );
+        if record.is_mutable() {
+            // A newer version goes to the hosts holding the older ones.
+            match self.dht.find_holders(now, key) {
+                Ok(q) => {
+                    self.queries.insert(q, QueryPurpose::MutableHolders(job));
+                }
+                Err(_) => self.dispatch(now, job),
+            }
+        } else {
+            self.dispatch(now, job);
+        }
+    }
+
+    fn refuse_put(&mut self, client: NodeId, req: u64, step: PutStep, why: &str) {
+        let mut reason = why.to_string();
+        reason.truncate(crate::message::MAX_REASON_LEN);
+        self.send(client, NodeMessage::PutFailed { req, step, reason });
+    }
+
+    fn fail_put_op(&mut self, op: OpId, step: PutStep, why: &str) {
+        self.completions.push_back((
+            op,
+            Completion::Put(Err(NodeError::PutFailed {
+                step,
+                reason: why.into(),
+            })),
+        ));
+    }
+
+    /// A host's side of replication: validate, check the contract, encode its own replica,
+    /// store it with the receipt, all or nothing.
+    fn accept_replica(&mut self, bytes: &[u8]) -> std::result::Result<Receipt, (PutStep, String)> {
+        let record = Record::decode(bytes).map_err(|e| (PutStep::Validation, e.to_string()))?;
+        let unix = self.clock.unix_secs();
+        let key = subspace_record::validate_with_contract(&record, &LedgerRef(&*self.ledger), unix)
+            .map_err(|e| match e {
+                subspace_record::RecordError::Contract(_) => (PutStep::Contract, e.to_string()),
+                _ => (PutStep::Validation, e.to_string()),
+            })?;
+        self.store_replica(key, &record, bytes)
+    }
+
+    fn store_replica(
+        &mut self,
+        key: RecordKey,
+        record: &Record,
+        bytes: &[u8],
+    ) -> std::result::Result<Receipt, (PutStep, String)> {
+        // Mutable records: only a valid newer version replaces the stored one.
+        if record.is_mutable() {
+            if let Some(old) = self.local_record(&key) {
+                if old.seq() >= record.seq() && old != *record {
+                    return Err((
+                        PutStep::Validation,
+                        "not newer than the stored version".into(),
+                    ));
+                }
+                if old != *record {
+                    subspace_record::validate_update(&old, record)
+                        .map_err(|e| (PutStep::Validation, e.to_string()))?;
+                }
+            }
+        }
+        let pk = self.keypair.public();
+        let replica = subspace_por::encode(bytes, &pk, key.as_bytes(), self.cfg.layers)
+            .map_err(|e| (PutStep::Store, e.to_string()))?;
+        let receipt = Receipt::new(
+            &self.keypair,
+            key,
+            replica.hash(),
+            *record.contract(),
+            self.clock.unix_secs(),
+        )
+        .map_err(|e| (PutStep::Store, e.to_string()))?;
+        let own = receipt
+            .encode()
+            .map_err(|e| (PutStep::Store, e.to_string()))?;
+        let meta = HolderMeta {
+            record_hash: hash::sha256(bytes),
+            receipts: vec![own],
+        };
+        let meta = codec::encode(&meta).map_err(|e| (PutStep::Store, e.to_string()))?;
+        self.store
+            .put(
+                key,
+                StoredEntry {
+                    body: replica.into_bytes(),
+                    meta,
+                },
+            )
+            .map_err(|e| (PutStep::Store, e.to_string()))?;
+        self.cache.remove(&key);
+        self.stats.replicas_stored += 1;
+        Ok(receipt)
+    }
+
+    /// The record this host stores under `key`, decoded from its own replica.
+    fn local_record(&self, key: &RecordKey) -> Option<Record> {
+        self.local_record_bytes(key)
+            .and_then(|b| Record::decode(&b).ok())
+    }
+
+    fn local_record_bytes(&self, key: &RecordKey) -> Option<Vec<u8>> {
+        let entry = self.store.get(key).ok()??;
+        let replica = subspace_por::Replica::from_bytes(entry.body).ok()?;
+        replica
+            .decode(&self.keypair.public(), key.as_bytes(), self.cfg.layers)
+            .ok()
+    }
+
+    /// Sends `Replicate` to enough new hosts to reach R (counting those still answering).
+    fn dispatch(&mut self, now: Instant, job: u64) {
+        let r = self.cfg.replicas;
+        let Some(j) = self.jobs.get(&job) else {
+            return;
+        };
+        if j.announcing {
+            return;
+        }
+        let have = j.receipts.len();
+        if have >= r {
+            return self.announce_job(now, job);
+        }
+        let need = r - have - j.waiting.len().min(r - have);
+        let mut targets: Vec<NodeId> = j
+            .preferred
+            .iter()
+            .filter(|n| !j.tried.contains(n))
+            .copied()
+            .collect();
+        targets.truncate(need);
+        if targets.len() < need {
+            // Weighted sampling (by pledged space) among live members not yet asked.
+            let pool = self
+                .gossip
+                .sample_weighted(need + j.tried.len() + targets.len(), &mut self.rng);
+            for n in pool {
+                if targets.len() >= need {
+                    break;
+                }
+                if !j.tried.contains(&n) && !targets.contains(&n) {
+                    targets.push(n);
+                }
+            }
+        }
+        if targets.is_empty() && j.waiting.is_empty() {
+            return self.fail_job(job, PutStep::Replication, "no more hosts to replicate to");
+        }
+        let record = j.record.clone();
+        let deadline = now + self.cfg.replicate_timeout;
+        for t in targets {
+            let req = self.next_req();
+            if let Some(j) = self.jobs.get_mut(&job) {
+                j.tried.insert(t);
+                j.waiting.insert(req, (t, deadline));
+            }
+            self.job_of_req.insert(req, job);
+            self.send(
+                t,
+                NodeMessage::Replicate {
+                    req,
+                    record: record.clone(),
+                },
+            );
+        }
+    }
+
+    fn on_replicated(&mut self, now: Instant, from: NodeId, req: u64, receipt: &[u8]) {
+        let Some(job) = self.job_of_req.remove(&req) else {
+            return;
+        };
+        let Some(j) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        if j.waiting.remove(&req).map(|(n, _)| n) != Some(from) {
+            return;
+        }
+        let ok = Receipt::decode(receipt).ok().filter(|rc| {
+            rc.verify().is_ok()
+                && rc.host_id() == from
+                && *rc.record() == j.key
+                && *rc.contract() == j.contract
+        });
+        if let Some(rc) = ok {
+            j.receipts.insert(from, rc);
+        }
+        self.dispatch(now, job);
+    }
+
+    fn announce_job(&mut self, now: Instant, job: u64) {
+        let Some(j) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        j.announcing = true;
+        let anns: Vec<Announcement> = j
+            .receipts
+            .iter()
+            .filter_map(|(n, rc)| {
+                rc.encode().ok().map(|proof| Announcement {
+                    holder: *n,
+                    kind: HolderKind::Replica,
+                    proof,
+                })
+            })
+            .collect();
+        let key = j.key;
+        match self.dht.announce(now, key, anns) {
+            Ok(q) => {
+                self.queries.insert(q, QueryPurpose::Announce(job));
+            }
+            Err(e) => self.fail_job(job, PutStep::Announce, &e.to_string()),
+        }
+    }
+
+    fn finish_job(&mut self, job: u64) {
+        let Some(j) = self.jobs.remove(&job) else {
+            return;
+        };
+        for req in j.waiting.keys() {
+            self.job_of_req.remove(req);
+        }
+        let receipts: Vec<Receipt> = j.receipts.values().copied().collect();
+        self.ledger.record_receipts(j.key, &receipts);
+        let encoded: Vec<Vec<u8>> = receipts.iter().filter_map(|r| r.encode().ok()).collect();
+        for holder in j.receipts.keys() {
+            if *holder == self.me {
+                self.on_holders(j.key, &encoded);
+            } else {
+                self.send(
+                    *holder,
+                    NodeMessage::Holders {
+                        key: j.key,
+                        receipts: encoded.clone(),
+                    },
+                );
+            }
+        }
+        match j.kind {
+            JobKind::Put { client, req } => self.send(
+                client,
+                NodeMessage::PutDone {
+                    req,
+                    receipts: encoded,
+                },
+            ),
+            JobKind::Heal => {
+                self.healing.remove(&j.key);
+                self.stats.heals_done += 1;
+            }
+        }
+    }
+
+    fn fail_job(&mut self, job: u64, step: PutStep, why: &str) {
+        let Some(j) = self.jobs.remove(&job) else {
+            return;
+        };
+        for req in j.waiting.keys() {
+            self.job_of_req.remove(req);
+        }
+        match j.kind {
+            JobKind::Put { client, req } => self.refuse_put(client, req, step, why),
+            JobKind::Heal => {
+                self.healing.remove(&j.key);
+            }
+        }
+    }
+
+    fn on_holders(&mut self, key: RecordKey, receipts: &[Vec<u8>]) {
+        let Ok(Some(meta)) = self.store.get_meta(&key) else {
+            return;
+        };
+        let Ok(mut meta) = codec::decode::<HolderMeta>(&meta) else {
+            return;
+        };
+        let valid: Vec<Vec<u8>> = receipts
+            .iter()
+            .filter(|r| {
+                Receipt::decode(r).is_ok_and(|rc| *rc.record() == key && rc.verify().is_ok())
+            })
+            .cloned()
+            .collect();
+        // Keep this host's own receipt (it matches its replica) and take the others.
+        let me = self.me;
+        let own: Vec<Vec<u8>> = meta
+            .receipts
+            .iter()
+            .filter(|r| Receipt::decode(r).is_ok_and(|rc| rc.host_id() == me))
+            .cloned()
+            .collect();
+        let mut merged: BTreeMap<NodeId, Vec<u8>> = BTreeMap::new();
+        for r in valid.into_iter().chain(own) {
+            if let Ok(rc) = Receipt::decode(&r) {
+                merged.insert(rc.host_id(), r);
+            }
+        }
+        meta.receipts = merged.into_values().collect();
+        if let (Ok(Some(mut entry)), Ok(m)) = (self.store.get(&key), codec::encode(&meta)) {
+            entry.meta = m;
+            let _ = self.store.put(key, entry);
+        }
+    }
+
+    // ---- heal ----
+
+    /// After `gone` left or failed: for every local record it held, the closest surviving
+    /// holder to the key re-replicates it to a new host.
+    fn heal_after(&mut self, now: Instant, gone: NodeId) {
+        let Ok(keys) = self.store.keys() else {
+            return;
+        };
+        let live: BTreeSet<NodeId> = self.gossip.live_members().into_iter().collect();
+        for key in keys {
+            if self.healing.contains(&key) {
+                continue;
+            }
+            let Some(meta) = self
+                .store
+                .get_meta(&key)
+                .ok()
+                .flatten()
+                .and_then(|m| codec::decode::<HolderMeta>(&m).ok())
+            else {
+                continue;
+            };
+            let holders = meta.holders();
+            if !holders.contains_key(&gone) {
+                continue;
+            }
+            let survivors: Vec<NodeId> = holders
+                .keys()
+                .filter(|n| **n == self.me || (**n != gone && live.contains(*n)))
+                .copied()
+                .collect();
+            let healer = survivors
+                .iter()
+                .min_by_key(|n| n.distance(&NodeId(key.0)))
+                .copied();
+            if healer != Some(self.me) {
+                continue;
+            }
+            let Some(record) = self.local_record_bytes(&key) else {
+                continue;
+            };
+            let Ok(decoded) = Record::decode(&record) else {
+                continue;
+            };
+            let receipts: BTreeMap<NodeId, Receipt> = holders
+                .iter()
+                .filter(|(n, _)| survivors.contains(n))
+                .filter_map(|(n, r)| Receipt::decode(r).ok().map(|rc| (*n, rc)))
+                .collect();
+            let job = self.next_req();
+            self.healing.insert(key);
+            self.stats.heals_started += 1;
+            self.jobs.insert(
+                job,
+                Job {
+                    kind: JobKind::Heal,
+                    key,
+                    record,
+                    contract: *decoded.contract(),
+                    receipts,
+                    waiting: BTreeMap::new(),
+                    tried: holders.keys().copied().collect(),
+                    preferred: Vec::new(),
+                    announcing: false,
+                },
+            );
+            self.dispatch(now, job);
+        }
+    }
+
+    // ---- get: holders and clients ----
+
+    fn on_fetch(&mut self, from: NodeId, req: u64, key: RecordKey) {
+        let pk = self.keypair.public();
+        let reply = if let Some((entry, meta)) = self.store.get(&key).ok().flatten().and_then(|e| {
+            let m = codec::decode::<HolderMeta>(&e.meta).ok()?;
+            Some((e, m))
+        }) {
+            FetchHeader::new(pk, key, meta.record_hash, &entry.body, true)
+                .sign(&self.keypair)
+                .ok()
+                .map(|h| (h, entry.body))
+        } else if let Some(bytes) = self.cache.get(&key).map(<[u8]>::to_vec) {
+            FetchHeader::new(pk, key, hash::sha256(&bytes), &bytes, false)
+                .sign(&self.keypair)
+                .ok()
+                .map(|h| (h, bytes))
+        } else {
+            None
+        };
+        let msg = match reply {
+            Some((header, bytes)) => NodeMessage::FetchReply { req, header, bytes },
+            None => NodeMessage::FetchMissing { req },
+        };
+        self.send(from, msg);
+    }
+
+    fn next_holder(&mut self, now: Instant, op: OpId) {
+        loop {
+            let Some(g) = self.gets.get_mut(&op) else {
+                return;
+            };
+            let mutable_done = g
+                .best
+                .as_ref()
+                .is_some_and(|(r, _)| !r.is_mutable() || g.replica_answers >= self.cfg.replicas);
+            if mutable_done {
+                return self.finish_get(op);
+            }
+            let Some(next) = g.candidates.pop_front() else {
+                return self.finish_get(op);
+            };
+            if next == self.me {
+                // This host holds a replica itself: read it from the store.
+                let key = g.key;
+                let local = self.local_record_bytes(&key);
+                let Some(g) = self.gets.get_mut(&op) else {
+                    return;
+                };
+                if let Some(bytes) = local {
+                    if let Ok(rec) = Record::decode(&bytes) {
+                        if subspace_record::validate_at(&rec, &g.key).is_ok() {
+                            g.replica_answers += 1;
+                            if g.best.as_ref().is_none_or(|(b, _)| rec.seq() > b.seq()) {
+                                g.best = Some((rec, bytes));
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            let req = self.next_id + 1;
+            self.next_id = req;
+            g.current = Some((next, req, now + self.cfg.fetch_timeout));
+            let key = g.key;
+            self.fetches.insert(req, op);
+            self.send(next, NodeMessage::Fetch { req, key });
+            return;
+        }
+    }
+
+    fn on_fetch_reply(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        req: u64,
+        header: &SignedFetchHeader,
+        bytes: &[u8],
+    ) {
+        let Some(op) = self.fetches.remove(&req) else {
+            return;
+        };
+        let Some(g) = self.gets.get_mut(&op) else {
+            return;
+        };
+        let Some((asked, _, deadline)) = g.current.take() else {
+            return;
+        };
+        if asked != from {
+            return;
+        }
+        let sent = deadline.checked_sub(self.cfg.fetch_timeout).unwrap_or(now);
+        self.rtt.insert(from, now.saturating_duration_since(sent));
+        let authentic = header.header.host.node_id() == from && header.verify().is_ok();
+        let checked = if authentic {
+            check_served(header, bytes, &g.key, self.cfg.layers)
+        } else {
+            Err(NodeError::InvalidRecord("unsigned reply".into()))
+        };
+        match checked {
+            Ok((record, record_bytes)) => {
+                if header.header.is_replica {
+                    g.replica_answers += 1;
+                }
+                if g.best.as_ref().is_none_or(|(b, _)| record.seq() > b.seq()) {
+                    g.best = Some((record, record_bytes));
+                }
+            }
+            Err(e) => {
+                self.stats.bad_replies += 1;
+                tracing::debug!(%from, error = %e, "holder served an invalid copy");
+                // The host's own signature over what it served makes this a provable fault.
+                if authentic && bytes.len() <= MAX_FAULT_BODY {
+                    let proof = FaultProof {
+                        header: header.clone(),
+                        bytes: bytes.to_vec(),
+                    };
+                    if let Ok(p) = codec::encode(&proof) {
+                        if self.gossip.report_fault(now, from, p).is_ok() {
+                            self.stats.faults_reported += 1;
+                        }
+                    }
+                }
+            }
+        }
+        self.next_holder(now, op);
+    }
+
+    fn finish_get(&mut self, op: OpId) {
+        let Some(g) = self.gets.remove(&op) else {
+            return;
+        };
+        if let Some((_, _, _)) = g.current {
+            self.fetches.retain(|_, o| *o != op);
+        }
+        let outcome = match g.best {
+            Some((record, bytes)) => {
+                // Social replication: cache immutable records and announce as a cache holder.
+                if !record.is_mutable() && !self.store.contains(&g.key).unwrap_or(false) {
+                    self.cache.insert(g.key, bytes);
+                    let now = self.clock.now();
+                    let ann = Announcement {
+                        holder: self.me,
+                        kind: HolderKind::Cache,
+                        proof: Vec::new(),
+                    };
+                    if let Ok(q) = self.dht.announce(now, g.key, vec![ann]) {
+                        self.queries.insert(q, QueryPurpose::Cache);
+                    }
+                }
+                Ok(record)
+            }
+            None => Err(NodeError::NotFound(g.key)),
+        };
+        self.completions.push_back((op, Completion::Get(outcome)));
+    }
+
+    fn expire(&mut self, now: Instant) {
+        let late: Vec<u64> = self
+            .client_puts
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(r, _)| *r)
+            .collect();
+        for req in late {
+            if let Some(p) = self.client_puts.remove(&req) {
+                self.completions.push_back((
+                    p.op,
+                    Completion::Put(Err(NodeError::PutFailed {
+                        step: PutStep::Coordinator,
+                        reason: "no final acknowledgement in time".into(),
+                    })),
+                ));
+            }
+        }
+        let gets: Vec<OpId> = self.gets.keys().copied().collect();
+        for op in gets {
+            let Some(g) = self.gets.get_mut(&op) else {
+                continue;
+            };
+            if g.deadline <= now {
+                self.finish_get(op);
+                continue;
+            }
+            if let Some((_, req, d)) = g.current {
+                if d <= now {
+                    // Too slow: no replica could be that late if it was stored; try the next.
+                    g.current = None;
+                    self.fetches.remove(&req);
+                    self.stats.slow_replies += 1;
+                    self.next_holder(now, op);
+                }
+            }
+        }
+        let jobs: Vec<u64> = self.jobs.keys().copied().collect();
+        for job in jobs {
+            let Some(j) = self.jobs.get_mut(&job) else {
+                continue;
+            };
+            let late: Vec<u64> = j
+                .waiting
+                .iter()
+                .filter(|(_, (_, d))| *d <= now)
+                .map(|(r, _)| *r)
+                .collect();
+            if late.is_empty() {
+                continue;
+            }
+            for r in &late {
+                j.waiting.remove(r);
+                self.job_of_req.remove(r);
+            }
+            self.dispatch(now, job);
+        }
+    }
+}
