@@ -62,7 +62,11 @@ impl BlockHeader {
     /// Checks the farmer's signature.
     pub fn verify_signature(&self) -> Result<()> {
         self.farmer
-            .verify(domain::BLOCK_HEADER, &self.signing_bytes()?, &self.signature)
+            .verify(
+                domain::BLOCK_HEADER,
+                &self.signing_bytes()?,
+                &self.signature,
+            )
             .map_err(|_| LedgerError::BadSignature)
     }
 
@@ -73,7 +77,9 @@ impl BlockHeader {
 
     /// Decodes a header from untrusted bytes.
     pub fn decode(bytes: &[u8]) -> Result<BlockHeader> {
-        Ok(codec::decode_bounded::<BlockHeader, MAX_HEADER_BYTES>(bytes)?)
+        Ok(codec::decode_bounded::<BlockHeader, MAX_HEADER_BYTES>(
+            bytes,
+        )?)
     }
 }
 
@@ -154,7 +160,10 @@ mod tests {
         assert_eq!(BlockHeader::decode(&bytes).unwrap(), h);
         let mut more = bytes.clone();
         more.push(0);
-        assert!(matches!(BlockHeader::decode(&more), Err(LedgerError::Decode(_))));
+        assert!(matches!(
+            BlockHeader::decode(&more),
+            Err(LedgerError::Decode(_))
+        ));
     }
 
     proptest::proptest! {

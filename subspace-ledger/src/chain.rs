@@ -76,7 +76,12 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
         let mut index = BTreeMap::new();
         index.insert(
             hash,
-            Entry { parent: genesis.header.parent, height: 0, work: state.tip().work, quality: quality_value(&genesis.header.quality) },
+            Entry {
+                parent: genesis.header.parent,
+                height: 0,
+                work: state.tip().work,
+                quality: quality_value(&genesis.header.quality),
+            },
         );
         Ok(Chain {
             params,
@@ -94,13 +99,21 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
 
     /// Re-opens a chain whose blocks are in `store`: re-validates the stored best chain from
     /// `genesis` (side branches are not re-indexed).
-    pub fn open(genesis: &Block, params: ConsensusParams, store: S, pos: P, now: u64) -> Result<Self> {
+    pub fn open(
+        genesis: &Block,
+        params: ConsensusParams,
+        store: S,
+        pos: P,
+        now: u64,
+    ) -> Result<Self> {
         let best = store.best()?;
         let mut path = Vec::new();
         let genesis_hash = genesis.hash()?;
         let mut cur = best.unwrap_or(genesis_hash);
         while cur != genesis_hash {
-            let b = store.block(&cur)?.ok_or_else(|| LedgerError::Store("missing block on the best chain".into()))?;
+            let b = store
+                .block(&cur)?
+                .ok_or_else(|| LedgerError::Store("missing block on the best chain".into()))?;
             let parent = b.header.parent;
             path.push(b);
             cur = parent;
@@ -138,8 +151,15 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
     }
 
     /// Builds a block on the best tip (see [`ChainState::propose`]).
-    pub fn propose(&mut self, farmer: &Keypair, answer: ProofAnswer, timestamp: u64, inputs: &ProposalInputs) -> Result<Block> {
-        self.state.propose(&self.params, &self.pos, farmer, answer, timestamp, inputs)
+    pub fn propose(
+        &mut self,
+        farmer: &Keypair,
+        answer: ProofAnswer,
+        timestamp: u64,
+        inputs: &ProposalInputs,
+    ) -> Result<Block> {
+        self.state
+            .propose(&self.params, &self.pos, farmer, answer, timestamp, inputs)
     }
 
     /// Offers a block received from the network or produced locally. `now` is the local
@@ -149,7 +169,11 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
         if self.index.contains_key(&hash) || self.invalid.contains(&hash) {
             return Err(LedgerError::Duplicate);
         }
-        let parent = self.index.get(&block.header.parent).cloned().ok_or(LedgerError::UnknownParent)?;
+        let parent = self
+            .index
+            .get(&block.header.parent)
+            .cloned()
+            .ok_or(LedgerError::UnknownParent)?;
         if self.invalid.contains(&block.header.parent) {
             return Err(LedgerError::UnknownParent);
         }
@@ -159,7 +183,9 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
         let entry = Entry {
             parent: block.header.parent,
             height: block.header.height,
-            work: parent.work.saturating_add(u128::from(block.header.difficulty)),
+            work: parent
+                .work
+                .saturating_add(u128::from(block.header.difficulty)),
             quality: quality_value(&block.header.quality),
         };
         if block.header.parent == self.state.tip().hash {
@@ -180,7 +206,12 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
             return Ok(Accepted::Extended);
         }
         // A side branch.
-        if block.header.height.saturating_add(self.params.max_reorg_depth) <= self.state.height() {
+        if block
+            .header
+            .height
+            .saturating_add(self.params.max_reorg_depth)
+            <= self.state.height()
+        {
             return Err(LedgerError::TooDeep);
         }
         block.header.verify_signature()?;
@@ -200,10 +231,19 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
 
     fn better(&self, e: &Entry, hash: &BlockHash) -> bool {
         let tip = self.state.tip().hash;
-        let Some(best) = self.index.get(&tip) else { return true };
+        let Some(best) = self.index.get(&tip) else {
+            return true;
+        };
         // More work; then better (lower) quality; then lower hash.
-        (e.work, std::cmp::Reverse(e.quality), std::cmp::Reverse(*hash))
-            > (best.work, std::cmp::Reverse(best.quality), std::cmp::Reverse(tip))
+        (
+            e.work,
+            std::cmp::Reverse(e.quality),
+            std::cmp::Reverse(*hash),
+        ) > (
+            best.work,
+            std::cmp::Reverse(best.quality),
+            std::cmp::Reverse(tip),
+        )
     }
 
     fn on_best_chain(&self, hash: &BlockHash, height: u64) -> bool {
@@ -231,12 +271,16 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
         if depth > self.params.max_reorg_depth {
             return Err(LedgerError::TooDeep);
         }
-        let old: Vec<BlockHash> =
-            (fork_height + 1..=self.state.height()).filter_map(|h| self.state.summary(h).map(|s| s.hash)).collect();
+        let old: Vec<BlockHash> = (fork_height + 1..=self.state.height())
+            .filter_map(|h| self.state.summary(h).map(|s| s.hash))
+            .collect();
         self.roll_back_to(fork_height)?;
         let mut applied = Vec::new();
         for h in &branch {
-            let block = self.store.block(h)?.ok_or_else(|| LedgerError::Store("missing side block".into()))?;
+            let block = self
+                .store
+                .block(h)?
+                .ok_or_else(|| LedgerError::Store("missing side block".into()))?;
             match self.state.apply_block(&block, &self.params, &self.pos, now) {
                 Ok(u) => {
                     self.undo.insert(*h, (block.header.height, u));
@@ -250,17 +294,28 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
                     }
                     self.roll_back_to(fork_height)?;
                     for o in &old {
-                        let b = self.store.block(o)?.ok_or_else(|| LedgerError::Store("missing old block".into()))?;
+                        let b = self
+                            .store
+                            .block(o)?
+                            .ok_or_else(|| LedgerError::Store("missing old block".into()))?;
                         // These blocks were valid on this very state before; re-applying
                         // them cannot fail unless the store returned different bytes.
-                        let u = self.state.apply_block(&b, &self.params, &self.pos, u64::MAX - self.params.max_future_drift_secs)?;
+                        let u = self.state.apply_block(
+                            &b,
+                            &self.params,
+                            &self.pos,
+                            u64::MAX - self.params.max_future_drift_secs,
+                        )?;
                         self.undo.insert(*o, (b.header.height, u));
                     }
                     return Err(e);
                 }
             }
         }
-        self.side = self.side.saturating_sub(applied.len()).saturating_add(old.len());
+        self.side = self
+            .side
+            .saturating_sub(applied.len())
+            .saturating_add(old.len());
         self.store.set_best(new_tip)?;
         self.prune_undo();
         Ok(Accepted::Reorganized { depth })
@@ -276,14 +331,19 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
     }
 
     fn prune_undo(&mut self) {
-        let keep_from = self.state.height().saturating_sub(self.params.max_reorg_depth);
+        let keep_from = self
+            .state
+            .height()
+            .saturating_sub(self.params.max_reorg_depth);
         self.undo.retain(|_, (h, _)| *h >= keep_from);
         // Side entries below the reorganisation horizon can never win again.
-        if self.side > 0 && self.state.height() % 64 == 0 {
+        if self.side > 0 && self.state.height().is_multiple_of(64) {
             let horizon = keep_from;
             let before = self.index.len();
             let state = &self.state;
-            self.index.retain(|hash, e| e.height >= horizon || state.summary(e.height).is_some_and(|s| s.hash == *hash));
+            self.index.retain(|hash, e| {
+                e.height >= horizon || state.summary(e.height).is_some_and(|s| s.hash == *hash)
+            });
             self.side = self.side.saturating_sub(before - self.index.len());
         }
     }
@@ -316,6 +376,9 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
 fn condemns(e: &LedgerError) -> bool {
     !matches!(
         e,
-        LedgerError::BadMerkleRoot | LedgerError::FutureTimestamp | LedgerError::Store(_) | LedgerError::UnknownParent
+        LedgerError::BadMerkleRoot
+            | LedgerError::FutureTimestamp
+            | LedgerError::Store(_)
+            | LedgerError::UnknownParent
     )
 }

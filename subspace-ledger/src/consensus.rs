@@ -48,7 +48,10 @@ pub fn deadline(quality: &[u8; 32], difficulty: u64, target_secs: u64) -> u64 {
 }
 
 /// The challenge for `height` from the qualities of its ancestors, nearest first.
-pub fn derive_challenge<'a>(height: u64, ancestors: impl IntoIterator<Item = &'a [u8; 32]>) -> [u8; 32] {
+pub fn derive_challenge<'a>(
+    height: u64,
+    ancestors: impl IntoIterator<Item = &'a [u8; 32]>,
+) -> [u8; 32] {
     let mut buf = Vec::with_capacity(CHALLENGE_TAG.len() + 8 + 32 * 4);
     buf.extend_from_slice(CHALLENGE_TAG);
     buf.extend_from_slice(&height.to_be_bytes());
@@ -62,10 +65,15 @@ pub fn derive_challenge<'a>(height: u64, ancestors: impl IntoIterator<Item = &'a
 /// `window` intervals took (see the module docs for the rule and its rounding).
 pub fn retarget(difficulty: u64, span: u64, target_secs: u64, window: u64, max_factor: u64) -> u64 {
     let span = u128::from(span.max(1));
-    let ideal = u128::from(difficulty) * u128::from(target_secs) * u128::from(window.saturating_sub(1).max(1)) / span;
+    let ideal = u128::from(difficulty)
+        * u128::from(target_secs)
+        * u128::from(window.saturating_sub(1).max(1))
+        / span;
     let lo = u128::from(difficulty / max_factor.max(1));
     let hi = u128::from(difficulty) * u128::from(max_factor.max(1));
-    u64::try_from(ideal.clamp(lo, hi)).unwrap_or(u64::MAX).max(1)
+    u64::try_from(ideal.clamp(lo, hi))
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 pub const COS_FRAC_BITS: u32 = 64;
 
 /// Cost of Storage: credits per byte-second, fixed point with 64 fractional bits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Cos(pub u128);
 
 /// Cost of Storage `C / (S − D)`, or `None` when the network is full (`S ≤ D`).
@@ -85,7 +87,11 @@ pub fn water_level_grouped<'a>(
     pledges: impl IntoIterator<Item = (&'a u64, &'a u64)> + Clone,
     stored: u64,
 ) -> u64 {
-    let mut left: u128 = pledges.clone().into_iter().map(|(_, c)| u128::from(*c)).sum();
+    let mut left: u128 = pledges
+        .clone()
+        .into_iter()
+        .map(|(_, c)| u128::from(*c))
+        .sum();
     let mut remaining = u128::from(stored);
     let mut last = 0;
     for (&p, &count) in pledges {
@@ -234,7 +240,8 @@ mod tests {
         assert_eq!(used, vec![10 * GB, 20 * GB, 30 * GB, 30 * GB]);
         assert_eq!(used.iter().sum::<u64>(), 90 * GB);
         // Same through the grouped form the state uses.
-        let grouped: std::collections::BTreeMap<u64, u64> = pledges.iter().map(|&p| (p, 1)).collect();
+        let grouped: std::collections::BTreeMap<u64, u64> =
+            pledges.iter().map(|&p| (p, 1)).collect();
         assert_eq!(water_level_grouped(&grouped, 90 * GB), 30 * GB);
         // Everything fits: level is the largest pledge.
         assert_eq!(water_level(&pledges, 500 * GB), 100 * GB);
@@ -253,9 +260,15 @@ mod tests {
         let pay = nexus_payment(cos, 30 * GB, 2_592_000, 1_728_000).unwrap();
         assert_eq!(pay, 518_399);
         // Full uptime pays 3/2 as much (777,600 exactly, minus the same rounding).
-        assert_eq!(nexus_payment(cos, 30 * GB, 2_592_000, 2_592_000), Some(777_599));
+        assert_eq!(
+            nexus_payment(cos, 30 * GB, 2_592_000, 2_592_000),
+            Some(777_599)
+        );
         // Claimed uptime beyond the interval is capped.
-        assert_eq!(nexus_payment(cos, 30 * GB, 2_592_000, 9_000_000), Some(777_599));
+        assert_eq!(
+            nexus_payment(cos, 30 * GB, 2_592_000, 9_000_000),
+            Some(777_599)
+        );
     }
 
     #[test]
@@ -269,7 +282,10 @@ mod tests {
         // (2^100 + 1)^2 / 2^80 = 2^120 + 2^21 + 2^-80: floor drops the fraction, ceil adds one.
         let x = (1u128 << 100) + 1;
         assert_eq!(mul_div_floor(x, x, 1 << 80), Some((1 << 120) + (1 << 21)));
-        assert_eq!(mul_div_ceil(x, x, 1 << 80), Some((1 << 120) + (1 << 21) + 1));
+        assert_eq!(
+            mul_div_ceil(x, x, 1 << 80),
+            Some((1 << 120) + (1 << 21) + 1)
+        );
         assert_eq!(mul_div_floor(1, 1, 0), None);
     }
 

@@ -23,7 +23,11 @@ impl GenesisBuilder {
     /// A genesis at `timestamp` (Unix seconds); `seed` becomes its quality, so it fixes the
     /// first challenges (choose it after the network's parameters are public).
     pub fn new(timestamp: u64, seed: [u8; 32]) -> GenesisBuilder {
-        GenesisBuilder { timestamp, seed, allocations: Vec::new() }
+        GenesisBuilder {
+            timestamp,
+            seed,
+            allocations: Vec::new(),
+        }
     }
 
     /// Pre-farms `value` credits to the holder of `to`.
@@ -39,7 +43,10 @@ impl GenesisBuilder {
             return Err(LedgerError::Malformed("genesis needs non-zero allocations"));
         }
         crate::tx::sum_outputs(&self.allocations)?;
-        let cb = Transaction::Coinbase(Coinbase { height: 0, outputs: self.allocations });
+        let cb = Transaction::Coinbase(Coinbase {
+            height: 0,
+            outputs: self.allocations,
+        });
         let mut header = BlockHeader {
             parent: BlockHash::default(),
             height: 0,
@@ -57,6 +64,9 @@ impl GenesisBuilder {
             signature: Signature([0; 64]),
         };
         header.sign(bootstrap)?;
-        Ok(Block { header, transactions: vec![cb] })
+        Ok(Block {
+            header,
+            transactions: vec![cb],
+        })
     }
 }

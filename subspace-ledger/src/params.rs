@@ -62,6 +62,10 @@ impl ConsensusParams {
             && self.challenge_window >= 1
             && self.max_block_bytes <= crate::block::MAX_BLOCK_BYTES
             && self.max_reorg_depth >= 1;
-        if ok { Ok(()) } else { Err(LedgerError::Malformed("consensus parameters out of range")) }
+        if ok {
+            Ok(())
+        } else {
+            Err(LedgerError::Malformed("consensus parameters out of range"))
+        }
     }
 }

@@ -22,5 +22,12 @@ pub trait ProofVerifier {
     ) -> Result<[u8; 32]>;
 
     /// Verifies a host's pledge proof that it holds `pledged_bytes` of plots at size `k`.
-    fn verify_pledge(&self, host: &PublicKey, pledged_bytes: u64, k: u8, seed: &[u8; 32], proof: &[u8]) -> Result<()>;
+    fn verify_pledge(
+        &self,
+        host: &PublicKey,
+        pledged_bytes: u64,
+        k: u8,
+        seed: &[u8; 32],
+        proof: &[u8],
+    ) -> Result<()>;
 }

@@ -16,7 +16,8 @@ use crate::merkle::merkle_root;
 use crate::params::ConsensusParams;
 use crate::pos::ProofVerifier;
 use crate::tx::{
-    Address, Coinbase, Funding, Lock, Nexus, NexusPayment, OutPoint, Transaction, TxId, TxOut, sum_outputs,
+    Address, Coinbase, Funding, Lock, Nexus, NexusPayment, OutPoint, Transaction, TxId, TxOut,
+    sum_outputs,
 };
 use crate::{LedgerError, Result};
 
@@ -174,7 +175,9 @@ impl ChainState {
             return Err(LedgerError::BadMerkleRoot);
         }
         let [Transaction::Coinbase(cb)] = genesis.transactions.as_slice() else {
-            return Err(LedgerError::BadCoinbase("genesis holds exactly one coinbase"));
+            return Err(LedgerError::BadCoinbase(
+                "genesis holds exactly one coinbase",
+            ));
         };
         if cb.height != 0 || h.cos.is_some() || h.stored_bytes != 0 {
             return Err(LedgerError::BadCoinbase("genesis fields"));
@@ -190,7 +193,13 @@ impl ChainState {
         };
         let txid = genesis.transactions[0].id()?;
         for (i, o) in cb.outputs.iter().enumerate() {
-            s.utxos.insert(OutPoint { txid, index: i as u32 }, *o);
+            s.utxos.insert(
+                OutPoint {
+                    txid,
+                    index: i as u32,
+                },
+                *o,
+            );
         }
         s.history.push(BlockSummary {
             hash: h.hash()?,
@@ -281,20 +290,32 @@ impl ChainState {
 
     /// D(t): byte-seconds left on valid data contracts (reserved bytes × replication).
     pub fn data_time(&self, t: u64) -> u128 {
-        economics::data_time(self.data.values().map(|d| (d.network_bytes(), d.expires)), t)
+        economics::data_time(
+            self.data.values().map(|d| (d.network_bytes(), d.expires)),
+            t,
+        )
     }
 
     /// Upper bound on the stored bytes a block may claim at `t`: Σ reserved × replication
     /// of valid data contracts (saturating at `u64::MAX`).
     pub fn reserved_bytes(&self, t: u64) -> u64 {
-        let total: u128 = self.data.values().filter(|d| d.expires > t).map(|d| d.network_bytes()).sum();
+        let total: u128 = self
+            .data
+            .values()
+            .filter(|d| d.expires > t)
+            .map(|d| d.network_bytes())
+            .sum();
         u64::try_from(total).unwrap_or(u64::MAX)
     }
 
     /// Water-filling level at `t` for `stored` bytes over valid host pledges.
     pub fn water_level(&self, t: u64, stored: u64, params: &ConsensusParams) -> u64 {
         let mut pledges: BTreeMap<u64, u64> = BTreeMap::new();
-        for h in self.hosts.values().filter(|h| !h.lapsed(t, params.payment_grace_secs)) {
+        for h in self
+            .hosts
+            .values()
+            .filter(|h| !h.lapsed(t, params.payment_grace_secs))
+        {
             *pledges.entry(h.pledged_bytes).or_insert(0) += 1;
         }
         economics::water_level_grouped(&pledges, stored)
@@ -305,14 +326,20 @@ impl ChainState {
         let h = self.height() + 1;
         let prev = self.tip().difficulty;
         let w = params.retarget_window;
-        if h % w != 0 || h <= w {
+        if !h.is_multiple_of(w) || h <= w {
             return prev;
         }
         // The last W intervals end at h−1 and start at h−1−W (≥ 1, so genesis's arbitrary
         // timestamp never counts).
         let end = self.history[(h - 1) as usize].timestamp;
         let start = self.history[(h - 1 - w) as usize].timestamp;
-        consensus::retarget(prev, end.saturating_sub(start), params.target_block_secs, w, params.max_retarget_factor)
+        consensus::retarget(
+            prev,
+            end.saturating_sub(start),
+            params.target_block_secs,
+            w,
+            params.max_retarget_factor,
+        )
     }
 
     /// Challenge the next block must answer.
@@ -383,9 +410,11 @@ impl ChainState {
         if q != h.quality {
             return Err(LedgerError::BadProof);
         }
-        let earliest = tip
-            .timestamp
-            .saturating_add(consensus::deadline(&h.quality, h.difficulty, params.target_block_secs));
+        let earliest = tip.timestamp.saturating_add(consensus::deadline(
+            &h.quality,
+            h.difficulty,
+            params.target_block_secs,
+        ));
         if h.timestamp < earliest {
             return Err(LedgerError::TooEarly);
         }
@@ -410,13 +439,18 @@ impl ChainState {
         }
         let txs = &block.transactions;
         let Some(Transaction::Coinbase(coinbase)) = txs.first() else {
-            return Err(LedgerError::BadCoinbase("first transaction must be the coinbase"));
+            return Err(LedgerError::BadCoinbase(
+                "first transaction must be the coinbase",
+            ));
         };
         let (body, nexus) = match txs.last() {
             Some(Transaction::Nexus(n)) if txs.len() > 1 => (&txs[1..txs.len() - 1], Some(n)),
             _ => (&txs[1..], None),
         };
-        if body.iter().any(|t| matches!(t, Transaction::Coinbase(_) | Transaction::Nexus(_))) {
+        if body
+            .iter()
+            .any(|t| matches!(t, Transaction::Coinbase(_) | Transaction::Nexus(_)))
+        {
             return Err(LedgerError::BadCoinbase("coinbase or nexus out of place"));
         }
         // Signatures and shapes need no state: check them on all cores.
@@ -450,15 +484,27 @@ impl ChainState {
     }
 
     /// CoS and water level after the block's transactions, checking the stored-bytes claim.
-    fn block_economics(&self, t: u64, stored: u64, params: &ConsensusParams) -> Result<(Option<Cos>, u64)> {
+    fn block_economics(
+        &self,
+        t: u64,
+        stored: u64,
+        params: &ConsensusParams,
+    ) -> Result<(Option<Cos>, u64)> {
         if stored > self.reserved_bytes(t) {
             return Err(LedgerError::BadCos);
         }
-        let cos = economics::cost_of_storage(self.supply, self.space_time(t, params), self.data_time(t));
+        let cos =
+            economics::cost_of_storage(self.supply, self.space_time(t, params), self.data_time(t));
         Ok((cos, self.water_level(t, stored, params)))
     }
 
-    fn push_summary(&mut self, h: &BlockHeader, cos: Option<Cos>, level: u64, j: &mut Vec<Change>) -> Result<()> {
+    fn push_summary(
+        &mut self,
+        h: &BlockHeader,
+        cos: Option<Cos>,
+        level: u64,
+        j: &mut Vec<Change>,
+    ) -> Result<()> {
         let tip = self.tip();
         let s = BlockSummary {
             hash: h.hash()?,
@@ -494,9 +540,15 @@ impl ChainState {
                 let out = sum_outputs(&t.outputs)?;
                 let fee = input_sum.checked_sub(out).ok_or(LedgerError::Overspend)?;
                 if fee < min_fee {
-                    return Err(LedgerError::FeeTooLow { paid: fee, required: min_fee });
+                    return Err(LedgerError::FeeTooLow {
+                        paid: fee,
+                        required: min_fee,
+                    });
                 }
-                ctx.fees = ctx.fees.checked_add(fee).ok_or(LedgerError::AmountOverflow)?;
+                ctx.fees = ctx
+                    .fees
+                    .checked_add(fee)
+                    .ok_or(LedgerError::AmountOverflow)?;
                 self.create(id, &t.outputs, j);
             }
             Transaction::HostContract(c) => {
@@ -512,9 +564,18 @@ impl ChainState {
                 {
                     return Err(LedgerError::DuplicateHostContract);
                 }
-                pos.verify_pledge(&c.host, c.pledged_bytes, c.k, &c.pledge_seed, &c.pledge_proof)
-                    .map_err(|_| LedgerError::BadPledge)?;
-                let next_due = ctx.t.checked_add(c.interval_secs).ok_or(LedgerError::Overflow)?;
+                pos.verify_pledge(
+                    &c.host,
+                    c.pledged_bytes,
+                    c.k,
+                    &c.pledge_seed,
+                    &c.pledge_proof,
+                )
+                .map_err(|_| LedgerError::BadPledge)?;
+                let next_due = ctx
+                    .t
+                    .checked_add(c.interval_secs)
+                    .ok_or(LedgerError::Overflow)?;
                 let state = HostContractState {
                     host: c.host,
                     pledged_bytes: c.pledged_bytes,
@@ -532,7 +593,10 @@ impl ChainState {
                 let bytes = u128::from(d.reserved_bytes) * u128::from(d.replication);
                 let paid = self.fund(&d.funding, id, min_fee, ctx, j)?;
                 self.reserve(bytes, d.duration_secs, paid, ctx)?;
-                let expires = ctx.t.checked_add(d.duration_secs).ok_or(LedgerError::Overflow)?;
+                let expires = ctx
+                    .t
+                    .checked_add(d.duration_secs)
+                    .ok_or(LedgerError::Overflow)?;
                 let state = DataContractState {
                     owner: d.owner,
                     reserved_bytes: d.reserved_bytes,
@@ -544,18 +608,31 @@ impl ChainState {
                 self.set_data(ContractId(id.0), Some(state), j);
             }
             Transaction::Renewal(r) => {
-                let mut c = self.data.get(&r.contract).cloned().ok_or(LedgerError::UnknownContract)?;
+                let mut c = self
+                    .data
+                    .get(&r.contract)
+                    .cloned()
+                    .ok_or(LedgerError::UnknownContract)?;
                 if c.expires <= ctx.t {
                     return Err(LedgerError::ContractLapsed);
                 }
                 let paid = self.fund(&r.funding, id, min_fee, ctx, j)?;
                 self.reserve(c.network_bytes(), r.extra_secs, paid, ctx)?;
-                c.expires = c.expires.checked_add(r.extra_secs).ok_or(LedgerError::Overflow)?;
+                c.expires = c
+                    .expires
+                    .checked_add(r.extra_secs)
+                    .ok_or(LedgerError::Overflow)?;
                 self.set_data(r.contract, Some(c), j);
             }
             Transaction::PaymentRequest(p) => {
-                let mut c = self.hosts.get(&p.contract).cloned().ok_or(LedgerError::UnknownContract)?;
-                c.host.verify(domain::TRANSACTION, msg, &p.signature).map_err(|_| LedgerError::BadSignature)?;
+                let mut c = self
+                    .hosts
+                    .get(&p.contract)
+                    .cloned()
+                    .ok_or(LedgerError::UnknownContract)?;
+                c.host
+                    .verify(domain::TRANSACTION, msg, &p.signature)
+                    .map_err(|_| LedgerError::BadSignature)?;
                 if p.last_block != self.tip().hash {
                     return Err(LedgerError::StaleRequest);
                 }
@@ -567,13 +644,16 @@ impl ChainState {
                 }
                 // Averages over the blocks of the interval: (start, parent], floor division.
                 let parent = self.tip();
-                let start = self.summary(c.interval_start_height).ok_or(LedgerError::UnknownContract)?;
+                let start = self
+                    .summary(c.interval_start_height)
+                    .ok_or(LedgerError::UnknownContract)?;
                 let blocks = self.height() - c.interval_start_height;
                 let avg_cos = economics::average_cos(parent.cos_prefix - start.cos_prefix, blocks);
                 let avg_level = if blocks == 0 {
                     0
                 } else {
-                    u64::try_from((parent.level_prefix - start.level_prefix) / u128::from(blocks)).unwrap_or(u64::MAX)
+                    u64::try_from((parent.level_prefix - start.level_prefix) / u128::from(blocks))
+                        .unwrap_or(u64::MAX)
                 };
                 ctx.pending.push(Pending {
                     contract: p.contract,
@@ -582,7 +662,10 @@ impl ChainState {
                     interval: c.interval_secs,
                     payout: c.payout,
                 });
-                c.next_due = c.next_due.checked_add(c.interval_secs).ok_or(LedgerError::Overflow)?;
+                c.next_due = c
+                    .next_due
+                    .checked_add(c.interval_secs)
+                    .ok_or(LedgerError::Overflow)?;
                 c.interval_start_height = ctx.height;
                 self.set_host(p.contract, Some(c), j);
             }
@@ -594,9 +677,19 @@ impl ChainState {
     }
 
     /// Spends a funding's inputs and creates its change; returns what goes to the nexus.
-    fn fund(&mut self, f: &Funding, id: TxId, min_fee: u64, ctx: &mut BlockCtx, j: &mut Vec<Change>) -> Result<u64> {
+    fn fund(
+        &mut self,
+        f: &Funding,
+        id: TxId,
+        min_fee: u64,
+        ctx: &mut BlockCtx,
+        j: &mut Vec<Change>,
+    ) -> Result<u64> {
         if f.fee < min_fee {
-            return Err(LedgerError::FeeTooLow { paid: f.fee, required: min_fee });
+            return Err(LedgerError::FeeTooLow {
+                paid: f.fee,
+                required: min_fee,
+            });
         }
         let input_sum = self.spend(&f.inputs, j)?;
         let change = sum_outputs(&f.change)?;
@@ -605,8 +698,14 @@ impl ChainState {
             .and_then(|x| x.checked_sub(f.fee))
             .ok_or(LedgerError::Overspend)?;
         self.create(id, &f.change, j);
-        ctx.fees = ctx.fees.checked_add(f.fee).ok_or(LedgerError::AmountOverflow)?;
-        let bal = self.nexus_balance.checked_add(paid).ok_or(LedgerError::AmountOverflow)?;
+        ctx.fees = ctx
+            .fees
+            .checked_add(f.fee)
+            .ok_or(LedgerError::AmountOverflow)?;
+        let bal = self
+            .nexus_balance
+            .checked_add(paid)
+            .ok_or(LedgerError::AmountOverflow)?;
         j.push(Change::NexusBalance(self.nexus_balance));
         self.nexus_balance = bal;
         Ok(paid)
@@ -614,13 +713,18 @@ impl ChainState {
 
     /// Checks free space and price for `bytes` over `secs`, and books the data-time.
     fn reserve(&self, bytes: u128, secs: u64, paid: u64, ctx: &mut BlockCtx) -> Result<()> {
-        let needed = bytes.checked_mul(u128::from(secs)).ok_or(LedgerError::Overflow)?;
+        let needed = bytes
+            .checked_mul(u128::from(secs))
+            .ok_or(LedgerError::Overflow)?;
         let free = ctx.space_time.saturating_sub(ctx.data_time);
         if needed >= free {
             return Err(LedgerError::NetworkFull { needed, free });
         }
-        let cos = ctx.parent_cos.ok_or(LedgerError::NetworkFull { needed, free })?;
-        let cost = economics::mul_div_ceil(cos.0, needed, 1u128 << economics::COS_FRAC_BITS).ok_or(LedgerError::Overflow)?;
+        let cos = ctx
+            .parent_cos
+            .ok_or(LedgerError::NetworkFull { needed, free })?;
+        let cost = economics::mul_div_ceil(cos.0, needed, 1u128 << economics::COS_FRAC_BITS)
+            .ok_or(LedgerError::Overflow)?;
         if u128::from(paid) < cost {
             return Err(LedgerError::Underfunded { paid, cost });
         }
@@ -631,11 +735,17 @@ impl ChainState {
     fn spend(&mut self, inputs: &[crate::tx::Input], j: &mut Vec<Change>) -> Result<u64> {
         let mut sum = 0u64;
         for i in inputs {
-            let out = self.utxos.get(&i.prev).copied().ok_or(LedgerError::MissingOrSpentInput)?;
+            let out = self
+                .utxos
+                .get(&i.prev)
+                .copied()
+                .ok_or(LedgerError::MissingOrSpentInput)?;
             if !out.lock.unlocked_by(&i.public_key) {
                 return Err(LedgerError::LockMismatch);
             }
-            sum = sum.checked_add(out.value).ok_or(LedgerError::AmountOverflow)?;
+            sum = sum
+                .checked_add(out.value)
+                .ok_or(LedgerError::AmountOverflow)?;
             self.set_utxo(i.prev, None, j);
         }
         Ok(sum)
@@ -644,14 +754,30 @@ impl ChainState {
     fn create(&mut self, id: TxId, outs: &[TxOut], j: &mut Vec<Change>) {
         for (i, o) in outs.iter().enumerate() {
             if o.value > 0 {
-                self.set_utxo(OutPoint { txid: id, index: i as u32 }, Some(*o), j);
+                self.set_utxo(
+                    OutPoint {
+                        txid: id,
+                        index: i as u32,
+                    },
+                    Some(*o),
+                    j,
+                );
             }
         }
     }
 
-    fn apply_nexus(&mut self, nexus: Option<&Nexus>, ctx: &mut BlockCtx, j: &mut Vec<Change>) -> Result<()> {
+    fn apply_nexus(
+        &mut self,
+        nexus: Option<&Nexus>,
+        ctx: &mut BlockCtx,
+        j: &mut Vec<Change>,
+    ) -> Result<()> {
         let Some(n) = nexus else {
-            return if ctx.pending.is_empty() { Ok(()) } else { Err(LedgerError::BadNexus("missing")) };
+            return if ctx.pending.is_empty() {
+                Ok(())
+            } else {
+                Err(LedgerError::BadNexus("missing"))
+            };
         };
         if ctx.pending.is_empty() {
             return Err(LedgerError::BadNexus("no payment requests"));
@@ -668,7 +794,12 @@ impl ChainState {
                 return Err(LedgerError::BadNexus("uptime beyond the interval"));
             }
             let value = nexus_value(want, pay.uptime_secs, self.nexus_balance)?;
-            if pay.output != (TxOut { value, lock: Lock::PayToPublicKeyHash(want.payout) }) {
+            if pay.output
+                != (TxOut {
+                    value,
+                    lock: Lock::PayToPublicKeyHash(want.payout),
+                })
+            {
                 return Err(LedgerError::BadNexus("payment amount or address"));
             }
             j.push(Change::NexusBalance(self.nexus_balance));
@@ -692,7 +823,10 @@ impl ChainState {
             return Err(LedgerError::BadCoinbase("height"));
         }
         let total = sum_outputs(&cb.outputs)?;
-        let allowed = params.block_reward.checked_add(ctx.fees).ok_or(LedgerError::AmountOverflow)?;
+        let allowed = params
+            .block_reward
+            .checked_add(ctx.fees)
+            .ok_or(LedgerError::AmountOverflow)?;
         if total > allowed {
             return Err(LedgerError::BadCoinbase("pays more than reward plus fees"));
         }
@@ -731,7 +865,9 @@ impl ChainState {
             if matches!(tx, Transaction::Coinbase(_) | Transaction::Nexus(_)) {
                 continue;
             }
-            let Ok(msg) = tx.check_stateless() else { continue };
+            let Ok(msg) = tx.check_stateless() else {
+                continue;
+            };
             let Ok(len) = tx.encoded_len() else { continue };
             if size + len + 64 > params.max_block_bytes {
                 break;
@@ -756,21 +892,35 @@ impl ChainState {
             let mut balance = self.nexus_balance;
             let mut payments = Vec::new();
             for p in &ctx.pending {
-                let uptime = inputs.uptime.get(&p.contract).copied().unwrap_or(0).min(p.interval);
+                let uptime = inputs
+                    .uptime
+                    .get(&p.contract)
+                    .copied()
+                    .unwrap_or(0)
+                    .min(p.interval);
                 let value = nexus_value(p, uptime, balance)?;
                 balance -= value;
                 payments.push(NexusPayment {
                     contract: p.contract,
                     uptime_secs: uptime,
-                    output: TxOut { value, lock: Lock::PayToPublicKeyHash(p.payout) },
+                    output: TxOut {
+                        value,
+                        lock: Lock::PayToPublicKeyHash(p.payout),
+                    },
                 });
             }
             Some(Nexus { height, payments })
         };
         let result = (|| {
             self.apply_nexus(nexus.as_ref(), &mut ctx, &mut j)?;
-            let reward = params.block_reward.checked_add(ctx.fees).ok_or(LedgerError::AmountOverflow)?;
-            let coinbase = Coinbase { height, outputs: vec![TxOut::to_key(reward, &farmer.public())] };
+            let reward = params
+                .block_reward
+                .checked_add(ctx.fees)
+                .ok_or(LedgerError::AmountOverflow)?;
+            let coinbase = Coinbase {
+                height,
+                outputs: vec![TxOut::to_key(reward, &farmer.public())],
+            };
             let cb_tx = Transaction::Coinbase(coinbase.clone());
             self.apply_coinbase(&coinbase, &cb_tx, &ctx, params, &mut j)?;
             let stored = inputs.stored_bytes.min(self.reserved_bytes(timestamp));
@@ -784,7 +934,10 @@ impl ChainState {
         if let Some(n) = nexus {
             transactions.push(Transaction::Nexus(n));
         }
-        let ids: Vec<TxId> = transactions.iter().map(Transaction::id).collect::<Result<_>>()?;
+        let ids: Vec<TxId> = transactions
+            .iter()
+            .map(Transaction::id)
+            .collect::<Result<_>>()?;
         let mut header = BlockHeader {
             parent: self.tip().hash,
             height,
@@ -802,7 +955,10 @@ impl ChainState {
             signature: subspace_crypto::Signature([0; 64]),
         };
         header.sign(farmer)?;
-        Ok(Block { header, transactions })
+        Ok(Block {
+            header,
+            transactions,
+        })
     }
 
     // ----- journal -----
@@ -872,6 +1028,7 @@ impl ChainState {
 
 /// The nexus output for a pending request at `uptime`, capped by the nexus balance.
 fn nexus_value(p: &Pending, uptime: u64, balance: u64) -> Result<u64> {
-    let v = economics::nexus_payment(p.avg_cos, p.avg_utilised, p.interval, uptime).ok_or(LedgerError::Overflow)?;
+    let v = economics::nexus_payment(p.avg_cos, p.avg_utilised, p.interval, uptime)
+        .ok_or(LedgerError::Overflow)?;
     Ok(u64::try_from(v).unwrap_or(u64::MAX).min(balance))
 }

@@ -18,11 +18,15 @@ pub const MAX_REPLICATION: u8 = 16;
 
 /// A transaction's id: SHA-256 of its unsigned encoding (signatures excluded, so a signature
 /// cannot change the id).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize,
+)]
 pub struct TxId(pub Hash256);
 
 /// A payment address: SHA-256 of a public key, as the whitepaper fixes it.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize,
+)]
 pub struct Address(pub Hash256);
 
 impl Address {
@@ -60,7 +64,10 @@ pub struct TxOut {
 impl TxOut {
     /// An output paying `value` to the holder of `pk`.
     pub fn to_key(value: u64, pk: &PublicKey) -> TxOut {
-        TxOut { value, lock: Lock::PayToPublicKeyHash(Address::of(pk)) }
+        TxOut {
+            value,
+            lock: Lock::PayToPublicKeyHash(Address::of(pk)),
+        }
     }
 }
 
@@ -252,7 +259,10 @@ impl Transaction {
 
     /// Decodes a transaction from untrusted bytes (at most `max_len`).
     pub fn decode(bytes: &[u8]) -> Result<Transaction> {
-        Ok(codec::decode_bounded::<Transaction, { crate::block::MAX_BLOCK_BYTES }>(bytes)?)
+        Ok(codec::decode_bounded::<
+            Transaction,
+            { crate::block::MAX_BLOCK_BYTES },
+        >(bytes)?)
     }
 
     /// Encodes this transaction.
@@ -327,7 +337,10 @@ impl Transaction {
             }
         }
         for (input, sig) in inputs.iter().zip(sigs) {
-            input.public_key.verify(domain::TRANSACTION, &msg, sig).map_err(|_| LedgerError::BadSignature)?;
+            input
+                .public_key
+                .verify(domain::TRANSACTION, &msg, sig)
+                .map_err(|_| LedgerError::BadSignature)?;
         }
         match self {
             Transaction::Coinbase(c) => nonzero(&c.outputs)?,
@@ -341,7 +354,9 @@ impl Transaction {
                 if h.pledged_bytes == 0 || h.interval_secs == 0 {
                     return Err(LedgerError::Malformed("empty pledge or interval"));
                 }
-                h.host.verify(domain::TRANSACTION, &msg, &h.signature).map_err(|_| LedgerError::BadSignature)?;
+                h.host
+                    .verify(domain::TRANSACTION, &msg, &h.signature)
+                    .map_err(|_| LedgerError::BadSignature)?;
             }
             Transaction::DataContract(d) => {
                 if d.reserved_bytes == 0 || d.duration_secs == 0 {
@@ -357,7 +372,9 @@ impl Transaction {
                     return Err(LedgerError::Malformed("contract needs funding"));
                 }
                 nonzero(&d.funding.change)?;
-                d.owner.verify(domain::TRANSACTION, &msg, &d.owner_signature).map_err(|_| LedgerError::BadSignature)?;
+                d.owner
+                    .verify(domain::TRANSACTION, &msg, &d.owner_signature)
+                    .map_err(|_| LedgerError::BadSignature)?;
             }
             Transaction::Renewal(r) => {
                 if r.extra_secs == 0 || r.funding.inputs.is_empty() {
@@ -380,7 +397,9 @@ fn nonzero(outs: &[TxOut]) -> Result<()> {
 
 /// Checked sum of output values.
 pub fn sum_outputs(outs: &[TxOut]) -> Result<u64> {
-    outs.iter().try_fold(0u64, |a, o| a.checked_add(o.value).ok_or(LedgerError::AmountOverflow))
+    outs.iter().try_fold(0u64, |a, o| {
+        a.checked_add(o.value).ok_or(LedgerError::AmountOverflow)
+    })
 }
 
 #[cfg(test)]
@@ -394,7 +413,13 @@ mod tests {
     fn transfer() -> Transaction {
         let a = kp(1);
         let mut t = Transaction::Transfer(Transfer {
-            inputs: vec![Input { prev: OutPoint { txid: TxId(Hash256([7; 32])), index: 0 }, public_key: a.public() }],
+            inputs: vec![Input {
+                prev: OutPoint {
+                    txid: TxId(Hash256([7; 32])),
+                    index: 0,
+                },
+                public_key: a.public(),
+            }],
             outputs: vec![TxOut::to_key(5, &kp(2).public())],
             signatures: vec![],
         });
@@ -426,7 +451,10 @@ mod tests {
         // Pins the wire format: u32 variant tag, u64 lengths, fixed-width big-endian ints.
         let t = Transaction::Transfer(Transfer {
             inputs: vec![],
-            outputs: vec![TxOut { value: 0x0102, lock: Lock::PayToPublicKeyHash(Address(Hash256([0xaa; 32]))) }],
+            outputs: vec![TxOut {
+                value: 0x0102,
+                lock: Lock::PayToPublicKeyHash(Address(Hash256([0xaa; 32]))),
+            }],
             signatures: vec![],
         });
         let hex = subspace_crypto::hex::encode(t.encode().unwrap());
@@ -452,8 +480,14 @@ mod tests {
             x.signatures.push(x.signatures[0]);
         }
         assert_eq!(t.check_stateless(), Err(LedgerError::DoubleSpend));
-        let c = Transaction::Coinbase(Coinbase { height: 1, outputs: vec![TxOut::to_key(0, &kp(1).public())] });
-        assert!(matches!(c.check_stateless(), Err(LedgerError::Malformed(_))));
+        let c = Transaction::Coinbase(Coinbase {
+            height: 1,
+            outputs: vec![TxOut::to_key(0, &kp(1).public())],
+        });
+        assert!(matches!(
+            c.check_stateless(),
+            Err(LedgerError::Malformed(_))
+        ));
     }
 
     proptest::proptest! {

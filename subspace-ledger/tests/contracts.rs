@@ -1,5 +1,7 @@
 //! Storage contracts, payment requests, the nexus and the transaction rules, end to end.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of a test file
+
 mod common;
 
 use common::*;
@@ -23,10 +25,19 @@ fn net() -> Net {
     let alice = Keypair::from_seed(&[50; 32]);
     let host = Keypair::from_seed(&[60; 32]);
     // A one-hour interval with a 10-minute grace period keeps the tests short.
-    let params = ConsensusParams { payment_grace_secs: 600, ..params() };
+    let params = ConsensusParams {
+        payment_grace_secs: 600,
+        ..params()
+    };
     let g = genesis(&params, &[&alice]);
     let chain = new_chain(&g, &params, ModelPos::new(&farmers));
-    Net { chain, farmers, alice, host, params }
+    Net {
+        chain,
+        farmers,
+        alice,
+        host,
+        params,
+    }
 }
 
 /// Expects `tx` to be refused with `err`, both by the proposer and by a validator.
@@ -41,7 +52,11 @@ fn refused_with(n: &mut Net, tx: Transaction, ok: impl Fn(&LedgerError) -> bool)
     let mut forced = b.clone();
     forced.transactions.insert(1, tx);
     forced.header.tx_root = subspace_ledger::merkle::merkle_root(&forced.tx_ids().unwrap());
-    let farmer = n.farmers.iter().find(|f| f.kp.public() == b.header.farmer).unwrap();
+    let farmer = n
+        .farmers
+        .iter()
+        .find(|f| f.kp.public() == b.header.farmer)
+        .unwrap();
     forced.header.sign(&farmer.kp).unwrap();
     let before = n.chain.state().clone();
     let got = n.chain.insert_block(forced, NOW).unwrap_err();
@@ -59,7 +74,10 @@ fn host_and_data_contracts_set_the_cost_of_storage_and_pay_through_the_nexus() {
     let t1 = b1.header.timestamp;
     // S = 1e12 · 3600 byte-seconds, D = 0: CoS = C / S.
     let c = n.chain.state().supply();
-    assert_eq!(b1.header.cos, economics::cost_of_storage(c, u128::from(1000 * GB) * 3600, 0));
+    assert_eq!(
+        b1.header.cos,
+        economics::cost_of_storage(c, u128::from(1000 * GB) * 3600, 0)
+    );
     // The same host cannot hold two active contracts.
     let dup = host_contract(&n.host, 10 * GB, 3600, 2);
     refused(&mut n, dup, LedgerError::DuplicateHostContract);
@@ -68,18 +86,35 @@ fn host_and_data_contracts_set_the_cost_of_storage_and_pay_through_the_nexus() {
     let cos = n.chain.state().tip().cos.unwrap();
     let price = economics::reservation_price(cos, 30 * GB, 1800).unwrap() as u64;
     let underpaid = data_contract(n.chain.state(), &n.alice, 10 * GB, 1800, 3, price - 1);
-    refused(&mut n, underpaid, LedgerError::Underfunded { paid: price - 1, cost: u128::from(price) });
+    refused(
+        &mut n,
+        underpaid,
+        LedgerError::Underfunded {
+            paid: price - 1,
+            cost: u128::from(price),
+        },
+    );
     // Larger than the free space-time: refused whatever it pays.
     let huge = data_contract(n.chain.state(), &n.alice, 2000 * GB, 3600, 1, 1);
-    refused_with(&mut n, huge, |e| matches!(e, LedgerError::NetworkFull { needed, free } if needed > free));
+    refused_with(
+        &mut n,
+        huge,
+        |e| matches!(e, LedgerError::NetworkFull { needed, free } if needed > free),
+    );
     let dc = data_contract(n.chain.state(), &n.alice, 10 * GB, 1800, 3, price);
     let did = contract_id(&dc);
     let supply_before = n.chain.state().supply();
     mine(&mut n.chain, &n.farmers, vec![dc]);
     assert_eq!(n.chain.state().nexus_balance(), price);
-    assert_eq!(n.chain.state().data_contract(&did).unwrap().writers, vec![n.alice.public()]);
+    assert_eq!(
+        n.chain.state().data_contract(&did).unwrap().writers,
+        vec![n.alice.public()]
+    );
     // Supply moves only by the block reward (fees are re-issued in the coinbase).
-    assert_eq!(n.chain.state().supply(), supply_before + n.params.block_reward);
+    assert_eq!(
+        n.chain.state().supply(),
+        supply_before + n.params.block_reward
+    );
 
     // 3. A renewal extends it by 10 minutes.
     let cos = n.chain.state().tip().cos.unwrap();
@@ -87,7 +122,10 @@ fn host_and_data_contracts_set_the_cost_of_storage_and_pay_through_the_nexus() {
     let expires = n.chain.state().data_contract(&did).unwrap().expires;
     let rn = renewal(n.chain.state(), &n.alice, did, 600, price2);
     mine(&mut n.chain, &n.farmers, vec![rn]);
-    assert_eq!(n.chain.state().data_contract(&did).unwrap().expires, expires + 600);
+    assert_eq!(
+        n.chain.state().data_contract(&did).unwrap().expires,
+        expires + 600
+    );
 
     // 4. A payment request before the interval ends is refused.
     let early = payment_request(&n.host, hid, n.chain.state().tip().hash);
@@ -101,7 +139,11 @@ fn host_and_data_contracts_set_the_cost_of_storage_and_pay_through_the_nexus() {
     let stale = payment_request(&n.host, hid, b1.hash().unwrap());
     let mut uptime = std::collections::BTreeMap::new();
     uptime.insert(hid, 2400); // two thirds of the hour
-    let prop = ProposalInputs { candidates: vec![stale, req], uptime, stored_bytes: 15 * GB };
+    let prop = ProposalInputs {
+        candidates: vec![stale, req],
+        uptime,
+        stored_bytes: 15 * GB,
+    };
     // Wait until the block would be stamped after the due time.
     let mut b = next_block(&mut n.chain, &n.farmers, &prop, 0);
     let mut delay = 0;
@@ -109,10 +151,15 @@ fn host_and_data_contracts_set_the_cost_of_storage_and_pay_through_the_nexus() {
         delay += 30;
         b = next_block(&mut n.chain, &n.farmers, &prop, delay);
     }
-    let Some(Transaction::Nexus(nexus)) = b.transactions.last() else { panic!("no nexus") };
+    let Some(Transaction::Nexus(nexus)) = b.transactions.last() else {
+        panic!("no nexus")
+    };
     assert_eq!(nexus.payments.len(), 1, "the stale request was skipped");
     let pay = nexus.payments[0].output;
-    assert_eq!(pay.lock, subspace_ledger::Lock::PayToPublicKeyHash(Address::of(&n.host.public())));
+    assert_eq!(
+        pay.lock,
+        subspace_ledger::Lock::PayToPublicKeyHash(Address::of(&n.host.public()))
+    );
     assert!(pay.value > 0 && pay.value <= n.chain.state().nexus_balance());
     // The payment is the formula over the interval's averages (recomputed here from the
     // state's rolling sums): avg CoS × min(pledge, avg level) × uptime / 2^64.
@@ -123,20 +170,35 @@ fn host_and_data_contracts_set_the_cost_of_storage_and_pay_through_the_nexus() {
     let avg_cos = Cos((tip.cos_prefix - start.cos_prefix) / u128::from(blocks));
     let avg_level = ((tip.level_prefix - start.level_prefix) / u128::from(blocks)) as u64;
     let want = economics::nexus_payment(avg_cos, avg_level.min(1000 * GB), 3600, 2400).unwrap();
-    assert_eq!(u128::from(pay.value), want.min(u128::from(s.nexus_balance())));
+    assert_eq!(
+        u128::from(pay.value),
+        want.min(u128::from(s.nexus_balance()))
+    );
     // A producer that inflates the payment is refused.
     let mut inflated = b.clone();
     if let Some(Transaction::Nexus(x)) = inflated.transactions.last_mut() {
         x.payments[0].output.value += 1;
     }
     inflated.header.tx_root = subspace_ledger::merkle::merkle_root(&inflated.tx_ids().unwrap());
-    let fk = n.farmers.iter().find(|f| f.kp.public() == b.header.farmer).unwrap().kp.clone();
+    let fk = n
+        .farmers
+        .iter()
+        .find(|f| f.kp.public() == b.header.farmer)
+        .unwrap()
+        .kp
+        .clone();
     inflated.header.sign(&fk).unwrap();
-    assert_eq!(n.chain.insert_block(inflated, NOW), Err(LedgerError::BadNexus("payment amount or address")));
+    assert_eq!(
+        n.chain.insert_block(inflated, NOW),
+        Err(LedgerError::BadNexus("payment amount or address"))
+    );
     let balance = n.chain.state().nexus_balance();
     n.chain.insert_block(b, NOW).unwrap();
     assert_eq!(n.chain.state().nexus_balance(), balance - pay.value);
-    assert_eq!(n.chain.state().host_contract(&hid).unwrap().next_due, t1 + 7200);
+    assert_eq!(
+        n.chain.state().host_contract(&hid).unwrap().next_due,
+        t1 + 7200
+    );
 
     // 6. Miss the next request: after the grace period the contract lapses.
     while n.chain.state().tip().timestamp < t1 + 7200 + 600 {
@@ -147,8 +209,15 @@ fn host_and_data_contracts_set_the_cost_of_storage_and_pay_through_the_nexus() {
     // A lapsed host pledges no space-time any more, and may pledge anew.
     let t = n.chain.state().tip().timestamp;
     assert_eq!(n.chain.state().space_time(t, &n.params), 0);
-    mine(&mut n.chain, &n.farmers, vec![host_contract(&n.host, 10 * GB, 3600, 3)]);
-    assert_eq!(circulating(n.chain.state()), u128::from(n.chain.state().supply()));
+    mine(
+        &mut n.chain,
+        &n.farmers,
+        vec![host_contract(&n.host, 10 * GB, 3600, 3)],
+    );
+    assert_eq!(
+        circulating(n.chain.state()),
+        u128::from(n.chain.state().supply())
+    );
 }
 
 #[test]
@@ -162,7 +231,10 @@ fn transfer_rules_have_typed_errors() {
     let (op, out) = coin(n.chain.state(), &n.alice, 1);
     let spend = |outputs: Vec<TxOut>, key: &Keypair| {
         let mut t = Transaction::Transfer(Transfer {
-            inputs: vec![Input { prev: op, public_key: key.public() }],
+            inputs: vec![Input {
+                prev: op,
+                public_key: key.public(),
+            }],
             outputs,
             signatures: vec![],
         });
@@ -175,18 +247,49 @@ fn transfer_rules_have_typed_errors() {
     let no_fee = spend(vec![TxOut::to_key(out.value, &bob.public())], &alice);
     let required = n.params.fee_per_byte * no_fee.encoded_len().unwrap() as u64;
     refused(&mut n, no_fee, LedgerError::FeeTooLow { paid: 0, required });
-    refused(&mut n, spend(vec![TxOut::to_key(5, &bob.public())], &bob), LedgerError::LockMismatch);
+    refused(
+        &mut n,
+        spend(vec![TxOut::to_key(5, &bob.public())], &bob),
+        LedgerError::LockMismatch,
+    );
     // Two transactions of one block spending one output.
     let a = spend(vec![TxOut::to_key(out.value - FEE, &bob.public())], &alice);
-    let b = spend(vec![TxOut::to_key(out.value - 2 * FEE, &bob.public())], &alice);
-    let blk = next_block(&mut n.chain, &n.farmers, &inputs(vec![a.clone(), b.clone()]), 0);
-    assert_eq!(blk.transactions.len(), 2, "the proposer keeps only the first");
+    let b = spend(
+        vec![TxOut::to_key(out.value - 2 * FEE, &bob.public())],
+        &alice,
+    );
+    let blk = next_block(
+        &mut n.chain,
+        &n.farmers,
+        &inputs(vec![a.clone(), b.clone()]),
+        0,
+    );
+    assert_eq!(
+        blk.transactions.len(),
+        2,
+        "the proposer keeps only the first"
+    );
     let mut forced = blk.clone();
     forced.transactions.push(b);
     forced.header.tx_root = subspace_ledger::merkle::merkle_root(&forced.tx_ids().unwrap());
-    let fk = n.farmers.iter().find(|f| f.kp.public() == blk.header.farmer).unwrap().kp.clone();
+    let fk = n
+        .farmers
+        .iter()
+        .find(|f| f.kp.public() == blk.header.farmer)
+        .unwrap()
+        .kp
+        .clone();
     forced.header.sign(&fk).unwrap();
-    assert_eq!(n.chain.insert_block(forced, NOW), Err(LedgerError::MissingOrSpentInput));
+    assert_eq!(
+        n.chain.insert_block(forced, NOW),
+        Err(LedgerError::MissingOrSpentInput)
+    );
     n.chain.insert_block(blk, NOW).unwrap();
-    assert_eq!(n.chain.state().outputs_of(&Address::of(&bob.public())).len(), 2);
+    assert_eq!(
+        n.chain
+            .state()
+            .outputs_of(&Address::of(&bob.public()))
+            .len(),
+        2
+    );
 }

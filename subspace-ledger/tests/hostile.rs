@@ -1,5 +1,7 @@
 //! Hostile blocks are refused with their typed error, and leave the state untouched.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of a test file
+
 mod common;
 
 use common::*;
@@ -13,8 +15,22 @@ fn setup() -> (TestChain, Vec<Farmer>, Block, ConsensusParams) {
     let alice = Keypair::from_seed(&[50; 32]);
     let g = genesis(&params, &[&alice]);
     let mut chain = new_chain(&g, &params, ModelPos::new(&farmers));
-    mine(&mut chain, &farmers, vec![host_contract(&Keypair::from_seed(&[60; 32]), 1 << 40, 3600, 1)]);
-    let t = transfer(chain.state(), &alice, &Keypair::from_seed(&[51; 32]).public(), 1000);
+    mine(
+        &mut chain,
+        &farmers,
+        vec![host_contract(
+            &Keypair::from_seed(&[60; 32]),
+            1 << 40,
+            3600,
+            1,
+        )],
+    );
+    let t = transfer(
+        chain.state(),
+        &alice,
+        &Keypair::from_seed(&[51; 32]).public(),
+        1000,
+    );
     let b = next_block(&mut chain, &farmers, &inputs(vec![t]), 0);
     (chain, farmers, b, params)
 }
@@ -28,7 +44,11 @@ fn expect(edit: impl Fn(&mut Block), keep_root: bool, now: u64, err: LedgerError
     if !keep_root {
         b.header.tx_root = subspace_ledger::merkle::merkle_root(&b.tx_ids().unwrap());
     }
-    let kp = &farmers.iter().find(|f| f.kp.public() == b.header.farmer).unwrap().kp;
+    let kp = &farmers
+        .iter()
+        .find(|f| f.kp.public() == b.header.farmer)
+        .unwrap()
+        .kp;
     b.header.sign(kp).unwrap();
     let before = chain.state().clone();
     assert_eq!(chain.insert_block(b, now), Err(err));
@@ -39,23 +59,55 @@ fn expect(edit: impl Fn(&mut Block), keep_root: bool, now: u64, err: LedgerError
 
 #[test]
 fn bad_proof() {
-    expect(|b| b.header.proof = 99u64.to_be_bytes().to_vec(), false, NOW, LedgerError::BadProof);
-    expect(|b| b.header.quality[31] ^= 1, false, NOW, LedgerError::BadProof);
+    expect(
+        |b| b.header.proof = 99u64.to_be_bytes().to_vec(),
+        false,
+        NOW,
+        LedgerError::BadProof,
+    );
+    expect(
+        |b| b.header.quality[31] ^= 1,
+        false,
+        NOW,
+        LedgerError::BadProof,
+    );
     expect(|b| b.header.k -= 1, false, NOW, LedgerError::BadProof);
 }
 
 #[test]
 fn wrong_cos() {
-    expect(|b| b.header.cos = b.header.cos.map(|c| Cos(c.0 + 1)), false, NOW, LedgerError::BadCos);
+    expect(
+        |b| b.header.cos = b.header.cos.map(|c| Cos(c.0 + 1)),
+        false,
+        NOW,
+        LedgerError::BadCos,
+    );
     expect(|b| b.header.cos = None, false, NOW, LedgerError::BadCos);
     // Claiming more stored bytes than the data contracts reserve.
-    expect(|b| b.header.stored_bytes = 1, false, NOW, LedgerError::BadCos);
+    expect(
+        |b| b.header.stored_bytes = 1,
+        false,
+        NOW,
+        LedgerError::BadCos,
+    );
 }
 
 #[test]
 fn bad_merkle_root() {
-    expect(|b| b.header.tx_root.0[0] ^= 1, true, NOW, LedgerError::BadMerkleRoot);
-    expect(|b| { b.transactions.swap(0, 1); }, true, NOW, LedgerError::BadMerkleRoot);
+    expect(
+        |b| b.header.tx_root.0[0] ^= 1,
+        true,
+        NOW,
+        LedgerError::BadMerkleRoot,
+    );
+    expect(
+        |b| {
+            b.transactions.swap(0, 1);
+        },
+        true,
+        NOW,
+        LedgerError::BadMerkleRoot,
+    );
 }
 
 #[test]
@@ -69,7 +121,12 @@ fn future_timestamp() {
 fn timestamp_before_the_deadline() {
     let (chain, _, _, _) = setup();
     let parent_ts = chain.state().tip().timestamp;
-    expect(move |b| b.header.timestamp = parent_ts, false, NOW, LedgerError::TooEarly);
+    expect(
+        move |b| b.header.timestamp = parent_ts,
+        false,
+        NOW,
+        LedgerError::TooEarly,
+    );
 }
 
 #[test]
@@ -84,13 +141,30 @@ fn inflated_coinbase() {
         NOW,
         LedgerError::BadCoinbase("pays more than reward plus fees"),
     );
-    expect(|b| { b.transactions.remove(0); }, false, NOW, LedgerError::BadCoinbase("first transaction must be the coinbase"));
+    expect(
+        |b| {
+            b.transactions.remove(0);
+        },
+        false,
+        NOW,
+        LedgerError::BadCoinbase("first transaction must be the coinbase"),
+    );
 }
 
 #[test]
 fn wrong_challenge_difficulty_height_and_signature() {
-    expect(|b| b.header.challenge[0] ^= 1, false, NOW, LedgerError::BadChallenge);
-    expect(|b| b.header.difficulty += 1, false, NOW, LedgerError::BadDifficulty);
+    expect(
+        |b| b.header.challenge[0] ^= 1,
+        false,
+        NOW,
+        LedgerError::BadChallenge,
+    );
+    expect(
+        |b| b.header.difficulty += 1,
+        false,
+        NOW,
+        LedgerError::BadDifficulty,
+    );
     expect(|b| b.header.height += 1, false, NOW, LedgerError::BadHeight);
     let (mut chain, _, good, _) = setup();
     let mut b = good.clone();
@@ -108,7 +182,10 @@ fn hostile_bytes_decode_to_typed_errors() {
     let bytes = good.encode().unwrap();
     assert_eq!(Block::decode(&bytes).unwrap(), good);
     for cut in [0, 1, 10, bytes.len() / 2, bytes.len() - 1] {
-        assert!(matches!(Block::decode(&bytes[..cut]), Err(LedgerError::Decode(_))));
+        assert!(matches!(
+            Block::decode(&bytes[..cut]),
+            Err(LedgerError::Decode(_))
+        ));
     }
     // A length prefix claiming 2^62 transactions is refused without allocating.
     let mut huge = bytes.clone();

@@ -1,5 +1,7 @@
 //! Property tests over random transaction streams: supply conservation and replay.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of a test file
+
 mod common;
 
 use common::*;

@@ -1,5 +1,7 @@
 //! Reorganisations of depth 1..=10 and back restore UTXO and contract state exactly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of a test file
+
 mod common;
 
 use common::*;
@@ -9,7 +11,10 @@ use subspace_ledger::{Accepted, Block, ConsensusParams, LedgerError};
 const GB: u64 = 1_000_000_000;
 
 fn feed(chain: &mut TestChain, blocks: &[Block]) -> Vec<Accepted> {
-    blocks.iter().map(|b| chain.insert_block(b.clone(), NOW).unwrap()).collect()
+    blocks
+        .iter()
+        .map(|b| chain.insert_block(b.clone(), NOW).unwrap())
+        .collect()
 }
 
 #[test]
@@ -18,16 +23,27 @@ fn reorg_of_depth_1_to_10_and_back_gives_the_original_state() {
     let fb = vec![farmer(3, 4), farmer(4, 4)];
     let all: Vec<Farmer> = fa.iter().chain(&fb).cloned().collect();
     // No retarget inside the test, so work is proportional to length.
-    let params = ConsensusParams { retarget_window: 100_000, ..params() };
+    let params = ConsensusParams {
+        retarget_window: 100_000,
+        ..params()
+    };
     let alice = Keypair::from_seed(&[50; 32]);
-    let (bob, carol, host) = (Keypair::from_seed(&[51; 32]), Keypair::from_seed(&[52; 32]), Keypair::from_seed(&[60; 32]));
+    let (bob, carol, host) = (
+        Keypair::from_seed(&[51; 32]),
+        Keypair::from_seed(&[52; 32]),
+        Keypair::from_seed(&[60; 32]),
+    );
     let g = genesis(&params, &[&alice]);
     for depth in 1..=10usize {
         let mut node = new_chain(&g, &params, ModelPos::new(&all));
         let mut a_only = new_chain(&g, &params, ModelPos::new(&all));
         let mut b_only = new_chain(&g, &params, ModelPos::new(&all));
         // Common prefix: a host contract, then a data contract.
-        let mut prefix = vec![mine(&mut a_only, &fa, vec![host_contract(&host, 1000 * GB, 3600, 1)])];
+        let mut prefix = vec![mine(
+            &mut a_only,
+            &fa,
+            vec![host_contract(&host, 1000 * GB, 3600, 1)],
+        )];
         let cos = a_only.state().tip().cos.unwrap();
         let price = subspace_ledger::economics::reservation_price(cos, GB, 600).unwrap() as u64;
         let dc = data_contract(a_only.state(), &alice, GB, 600, 1, price);
@@ -41,25 +57,56 @@ fn reorg_of_depth_1_to_10_and_back_gives_the_original_state() {
         branch_a.extend(extend(&mut a_only, &fa, depth - 1));
         let tb = transfer(b_only.state(), &alice, &carol.public(), 7 * GB);
         let mut branch_b = vec![mine(&mut b_only, &fb, vec![tb])];
-        let rc = renewal(b_only.state(), &alice, contract_id(&prefix[1].transactions[1]), 60, price);
+        let rc = renewal(
+            b_only.state(),
+            &alice,
+            contract_id(&prefix[1].transactions[1]),
+            60,
+            price,
+        );
         branch_b.push(mine(&mut b_only, &fb, vec![rc]));
         branch_b.extend(extend(&mut b_only, &fb, depth - 1));
         assert_eq!(branch_b.len(), depth + 1);
 
-        assert!(feed(&mut node, &branch_a).iter().all(|a| *a == Accepted::Extended));
+        assert!(
+            feed(&mut node, &branch_a)
+                .iter()
+                .all(|a| *a == Accepted::Extended)
+        );
         let original = node.state().clone();
         assert_eq!(&original, a_only.state());
 
         let got = feed(&mut node, &branch_b);
-        assert!(got.contains(&Accepted::Reorganized { depth: depth as u64 }), "depth {depth}: {got:?}");
-        assert_eq!(node.state(), b_only.state(), "depth {depth}: state after the reorg");
-        assert!(node.state().outputs_of(&subspace_ledger::Address::of(&bob.public())).is_empty());
+        assert!(
+            got.contains(&Accepted::Reorganized {
+                depth: depth as u64
+            }),
+            "depth {depth}: {got:?}"
+        );
+        assert_eq!(
+            node.state(),
+            b_only.state(),
+            "depth {depth}: state after the reorg"
+        );
+        assert!(
+            node.state()
+                .outputs_of(&subspace_ledger::Address::of(&bob.public()))
+                .is_empty()
+        );
 
         // Branch A grows past B again: the node returns to it, state identical.
         let more = extend(&mut a_only, &fa, 2);
         let back = feed(&mut node, &more);
-        assert!(back.iter().any(|a| matches!(a, Accepted::Reorganized { .. })), "depth {depth}: {back:?}");
-        assert_eq!(node.state(), a_only.state(), "depth {depth}: state after returning");
+        assert!(
+            back.iter()
+                .any(|a| matches!(a, Accepted::Reorganized { .. })),
+            "depth {depth}: {back:?}"
+        );
+        assert_eq!(
+            node.state(),
+            a_only.state(),
+            "depth {depth}: state after returning"
+        );
         assert_eq!(circulating(node.state()), u128::from(node.state().supply()));
     }
 }
@@ -69,7 +116,10 @@ fn an_invalid_branch_leaves_the_best_chain_untouched() {
     let fa = vec![farmer(1, 4)];
     let fb = vec![farmer(3, 4)];
     let all: Vec<Farmer> = fa.iter().chain(&fb).cloned().collect();
-    let params = ConsensusParams { retarget_window: 100_000, ..params() };
+    let params = ConsensusParams {
+        retarget_window: 100_000,
+        ..params()
+    };
     let g = genesis(&params, &[&Keypair::from_seed(&[50; 32])]);
     let mut node = new_chain(&g, &params, ModelPos::new(&all));
     let mut other = new_chain(&g, &params, ModelPos::new(&all));
@@ -84,10 +134,22 @@ fn an_invalid_branch_leaves_the_best_chain_untouched() {
     }
     bad.header.tx_root = subspace_ledger::merkle::merkle_root(&bad.tx_ids().unwrap());
     bad.header.sign(&fb[0].kp).unwrap();
-    let results: Vec<_> = branch[..3].iter().map(|b| node.insert_block(b.clone(), NOW)).collect();
-    assert_eq!(results[2], Err(LedgerError::BadCoinbase("pays more than reward plus fees")));
+    let results: Vec<_> = branch[..3]
+        .iter()
+        .map(|b| node.insert_block(b.clone(), NOW))
+        .collect();
+    assert_eq!(
+        results[2],
+        Err(LedgerError::BadCoinbase("pays more than reward plus fees"))
+    );
     assert_eq!(node.state(), &before);
     // The block is remembered as invalid and its children are refused.
-    assert_eq!(node.insert_block(branch[2].clone(), NOW), Err(LedgerError::Duplicate));
-    assert_eq!(node.insert_block(branch[3].clone(), NOW), Err(LedgerError::UnknownParent));
+    assert_eq!(
+        node.insert_block(branch[2].clone(), NOW),
+        Err(LedgerError::Duplicate)
+    );
+    assert_eq!(
+        node.insert_block(branch[3].clone(), NOW),
+        Err(LedgerError::UnknownParent)
+    );
 }

@@ -8,6 +8,8 @@
 //! (`Chain::insert_block`). The difficulty starts at 1, far below the 210 proofs competing,
 //! so the first retargets must climb.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of a test file
+
 mod common;
 
 use common::*;
@@ -18,7 +20,10 @@ const WARMUP: usize = 1_000;
 
 fn run(blocks: usize) -> (Vec<u64>, Vec<u64>, subspace_crypto::BlockHash) {
     let farmers: Vec<Farmer> = (1..=20u8).map(|i| farmer(i, u64::from(i))).collect();
-    let params = ConsensusParams { initial_difficulty: 1, ..params() };
+    let params = ConsensusParams {
+        initial_difficulty: 1,
+        ..params()
+    };
     let g = genesis(&params, &[&farmers[0].kp]);
     let mut chain = new_chain(&g, &params, ModelPos::new(&farmers));
     let mut wins = vec![0u64; farmers.len()];
@@ -27,7 +32,10 @@ fn run(blocks: usize) -> (Vec<u64>, Vec<u64>, subspace_crypto::BlockHash) {
         let parent_ts = chain.state().tip().timestamp;
         let b = extend(&mut chain, &farmers, 1).remove(0);
         intervals.push(b.header.timestamp - parent_ts);
-        let who = farmers.iter().position(|f| f.kp.public() == b.header.farmer).unwrap();
+        let who = farmers
+            .iter()
+            .position(|f| f.kp.public() == b.header.farmer)
+            .unwrap();
         wins[who] += 1;
     }
     (intervals, wins, chain.state().tip().hash)
@@ -39,9 +47,16 @@ fn ten_thousand_blocks_keep_the_target_interval_and_share_blocks_by_space() {
     let (intervals, wins, _) = run(BLOCKS);
     let after = &intervals[WARMUP..];
     let mean_x100 = after.iter().sum::<u64>() * 100 / after.len() as u64;
-    eprintln!("mean interval after warm-up: {}.{:02} s (target {target} s)", mean_x100 / 100, mean_x100 % 100);
+    eprintln!(
+        "mean interval after warm-up: {}.{:02} s (target {target} s)",
+        mean_x100 / 100,
+        mean_x100 % 100
+    );
     // Within 10% of the target.
-    assert!(mean_x100 >= target * 90 && mean_x100 <= target * 110, "mean interval {mean_x100}/100 s");
+    assert!(
+        mean_x100 >= target * 90 && mean_x100 <= target * 110,
+        "mean interval {mean_x100}/100 s"
+    );
     // Each farmer's share of blocks is within 5 binomial standard deviations of its share of
     // space: |wins − n·p| ≤ 5·sqrt(n·p·(1−p)), compared in integers as
     // (wins·210 − n·plots)^2 ≤ 25 · n · plots · (210 − plots).
@@ -51,7 +66,10 @@ fn ten_thousand_blocks_keep_the_target_interval_and_share_blocks_by_space() {
         let plots = i as i128 + 1;
         let dev = w as i128 * total_plots - n * plots;
         let bound = 25 * n * plots * (total_plots - plots);
-        eprintln!("farmer with {plots:2} plots: {w:4} blocks (expected {})", n * plots / total_plots);
+        eprintln!(
+            "farmer with {plots:2} plots: {w:4} blocks (expected {})",
+            n * plots / total_plots
+        );
         assert!(dev * dev <= bound, "farmer {plots} won {w}");
     }
 }

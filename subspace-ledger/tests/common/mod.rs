@@ -4,15 +4,16 @@
 //! number of plots; plot i answers challenge c with quality SHA-256(tag ‖ key ‖ i ‖ k ‖ c),
 //! one proof per plot per challenge, so a farmer's chance of the best quality is exactly its
 //! share of plots. It proves no space; it stands in for `subspace-pos` in consensus tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+// Test fixtures: a failed unwrap here is a failed test.
 
 use std::collections::BTreeMap;
 
 use subspace_crypto::{Keypair, PublicKey, hash};
 use subspace_ledger::consensus::{deadline, quality_value};
 use subspace_ledger::{
-    Block, Chain, ConsensusParams, GenesisBuilder, LedgerError, MemoryChainStore, ProofAnswer, ProofVerifier,
-    ProposalInputs,
+    Block, Chain, ConsensusParams, GenesisBuilder, LedgerError, MemoryChainStore, ProofAnswer,
+    ProofVerifier, ProposalInputs,
 };
 
 /// A validator clock far ahead of every test block.
@@ -29,16 +30,30 @@ pub struct ModelPos {
 
 impl ModelPos {
     pub fn new(farmers: &[Farmer]) -> ModelPos {
-        ModelPos { plots: farmers.iter().map(|f| (f.kp.public().to_bytes(), f.plots)).collect() }
+        ModelPos {
+            plots: farmers
+                .iter()
+                .map(|f| (f.kp.public().to_bytes(), f.plots))
+                .collect(),
+        }
     }
 }
 
 pub fn model_quality(pk: &PublicKey, index: u64, k: u8, challenge: &[u8; 32]) -> [u8; 32] {
-    hash::sha256_parts(&[b"model-pos", &pk.to_bytes(), &index.to_be_bytes(), &[k], challenge]).0
+    hash::sha256_parts(&[
+        b"model-pos",
+        &pk.to_bytes(),
+        &index.to_be_bytes(),
+        &[k],
+        challenge,
+    ])
+    .0
 }
 
 pub fn pledge_proof(pk: &PublicKey, bytes: u64, seed: &[u8; 32]) -> Vec<u8> {
-    hash::sha256_parts(&[b"model-pledge", &pk.to_bytes(), &bytes.to_be_bytes(), seed]).0.to_vec()
+    hash::sha256_parts(&[b"model-pledge", &pk.to_bytes(), &bytes.to_be_bytes(), seed])
+        .0
+        .to_vec()
 }
 
 impl ProofVerifier for ModelPos {
@@ -57,8 +72,19 @@ impl ProofVerifier for ModelPos {
         Ok(model_quality(farmer, plot_index, k, challenge))
     }
 
-    fn verify_pledge(&self, host: &PublicKey, bytes: u64, _k: u8, seed: &[u8; 32], proof: &[u8]) -> Result<(), LedgerError> {
-        if proof == pledge_proof(host, bytes, seed) { Ok(()) } else { Err(LedgerError::BadPledge) }
+    fn verify_pledge(
+        &self,
+        host: &PublicKey,
+        bytes: u64,
+        _k: u8,
+        seed: &[u8; 32],
+        proof: &[u8],
+    ) -> Result<(), LedgerError> {
+        if proof == pledge_proof(host, bytes, seed) {
+            Ok(())
+        } else {
+            Err(LedgerError::BadPledge)
+        }
     }
 }
 
@@ -69,7 +95,10 @@ pub struct Farmer {
 }
 
 pub fn farmer(seed: u8, plots: u64) -> Farmer {
-    Farmer { kp: Keypair::from_seed(&[seed; 32]), plots }
+    Farmer {
+        kp: Keypair::from_seed(&[seed; 32]),
+        plots,
+    }
 }
 
 /// A farmer's best answer to `challenge` over its plots.
@@ -79,11 +108,19 @@ pub fn best_answer(f: &Farmer, challenge: &[u8; 32]) -> ProofAnswer {
         .map(|i| (i, model_quality(&pk, i, K, challenge)))
         .min_by_key(|(i, q)| (quality_value(q), *i))
         .unwrap();
-    ProofAnswer { plot_index: index, k: K, proof: index.to_be_bytes().to_vec(), quality }
+    ProofAnswer {
+        plot_index: index,
+        k: K,
+        proof: index.to_be_bytes().to_vec(),
+        quality,
+    }
 }
 
 pub fn params() -> ConsensusParams {
-    ConsensusParams { min_k: K, ..ConsensusParams::default() }
+    ConsensusParams {
+        min_k: K,
+        ..ConsensusParams::default()
+    }
 }
 
 pub fn genesis(params: &ConsensusParams, rich: &[&Keypair]) -> Block {
@@ -102,7 +139,12 @@ pub fn new_chain(genesis: &Block, params: &ConsensusParams, pos: ModelPos) -> Te
 
 /// The block the fastest farmer of `farmers` would publish next: best quality, stamped at
 /// the earliest time its deadline allows (plus `delay`).
-pub fn next_block(chain: &mut TestChain, farmers: &[Farmer], inputs: &ProposalInputs, delay: u64) -> Block {
+pub fn next_block(
+    chain: &mut TestChain,
+    farmers: &[Farmer],
+    inputs: &ProposalInputs,
+    delay: u64,
+) -> Block {
     let params = chain.params().clone();
     let challenge = chain.state().next_challenge(&params);
     let difficulty = chain.state().next_difficulty(&params);
@@ -111,7 +153,9 @@ pub fn next_block(chain: &mut TestChain, farmers: &[Farmer], inputs: &ProposalIn
         .map(|f| (f, best_answer(f, &challenge)))
         .min_by_key(|(_, a)| quality_value(&a.quality))
         .unwrap();
-    let ts = chain.state().tip().timestamp + deadline(&answer.quality, difficulty, params.target_block_secs) + delay;
+    let ts = chain.state().tip().timestamp
+        + deadline(&answer.quality, difficulty, params.target_block_secs)
+        + delay;
     let kp = f.kp.clone();
     chain.propose(&kp, answer, ts, inputs).unwrap()
 }
@@ -122,9 +166,17 @@ pub fn extend(chain: &mut TestChain, farmers: &[Farmer], n: usize) -> Vec<Block>
 }
 
 /// Like [`extend`], with producers reporting `stored` bytes on the network.
-pub fn extend_stored(chain: &mut TestChain, farmers: &[Farmer], n: usize, stored: u64) -> Vec<Block> {
+pub fn extend_stored(
+    chain: &mut TestChain,
+    farmers: &[Farmer],
+    n: usize,
+    stored: u64,
+) -> Vec<Block> {
     let mut out = Vec::new();
-    let inputs = ProposalInputs { stored_bytes: stored, ..Default::default() };
+    let inputs = ProposalInputs {
+        stored_bytes: stored,
+        ..Default::default()
+    };
     for _ in 0..n {
         let b = next_block(chain, farmers, &inputs, 0);
         chain.insert_block(b.clone(), NOW).unwrap();
@@ -135,7 +187,8 @@ pub fn extend_stored(chain: &mut TestChain, farmers: &[Farmer], n: usize, stored
 
 use subspace_crypto::{BlockHash, ContractId, RecordKey, Signature};
 use subspace_ledger::tx::{
-    ClientDataContract, ContractRenewal, Funding, HostStorageContract, Input, PaymentRequest, Transfer,
+    ClientDataContract, ContractRenewal, Funding, HostStorageContract, Input, PaymentRequest,
+    Transfer,
 };
 use subspace_ledger::{Address, ChainState, OutPoint, Transaction, TxOut};
 
@@ -143,7 +196,11 @@ pub const FEE: u64 = 10_000;
 
 /// The first unspent output of `kp` with at least `min` credits.
 pub fn coin(state: &ChainState, kp: &Keypair, min: u64) -> (OutPoint, TxOut) {
-    state.outputs_of(&Address::of(&kp.public())).into_iter().find(|(_, o)| o.value >= min).expect("a coin")
+    state
+        .outputs_of(&Address::of(&kp.public()))
+        .into_iter()
+        .find(|(_, o)| o.value >= min)
+        .expect("a coin")
 }
 
 /// `from` pays `amount` to `to` from one coin, change back, fee FEE.
@@ -154,7 +211,10 @@ pub fn transfer(state: &ChainState, from: &Keypair, to: &PublicKey, amount: u64)
         outputs.push(TxOut::to_key(out.value - amount - FEE, &from.public()));
     }
     let mut t = Transaction::Transfer(Transfer {
-        inputs: vec![Input { prev: op, public_key: from.public() }],
+        inputs: vec![Input {
+            prev: op,
+            public_key: from.public(),
+        }],
         outputs,
         signatures: vec![],
     });
@@ -181,14 +241,28 @@ fn funding(state: &ChainState, payer: &Keypair, pay: u64) -> Funding {
     let (op, out) = coin(state, payer, pay + FEE);
     let change = out.value - pay - FEE;
     Funding {
-        inputs: vec![Input { prev: op, public_key: payer.public() }],
-        change: if change > 0 { vec![TxOut::to_key(change, &payer.public())] } else { vec![] },
+        inputs: vec![Input {
+            prev: op,
+            public_key: payer.public(),
+        }],
+        change: if change > 0 {
+            vec![TxOut::to_key(change, &payer.public())]
+        } else {
+            vec![]
+        },
         fee: FEE,
         signatures: vec![],
     }
 }
 
-pub fn data_contract(state: &ChainState, owner: &Keypair, bytes: u64, secs: u64, r: u8, pay: u64) -> Transaction {
+pub fn data_contract(
+    state: &ChainState,
+    owner: &Keypair,
+    bytes: u64,
+    secs: u64,
+    r: u8,
+    pay: u64,
+) -> Transaction {
     let mut t = Transaction::DataContract(ClientDataContract {
         owner: owner.public(),
         reserved_bytes: bytes,
@@ -203,14 +277,28 @@ pub fn data_contract(state: &ChainState, owner: &Keypair, bytes: u64, secs: u64,
     t
 }
 
-pub fn renewal(state: &ChainState, owner: &Keypair, contract: ContractId, extra: u64, pay: u64) -> Transaction {
-    let mut t = Transaction::Renewal(ContractRenewal { contract, extra_secs: extra, funding: funding(state, owner, pay) });
+pub fn renewal(
+    state: &ChainState,
+    owner: &Keypair,
+    contract: ContractId,
+    extra: u64,
+    pay: u64,
+) -> Transaction {
+    let mut t = Transaction::Renewal(ContractRenewal {
+        contract,
+        extra_secs: extra,
+        funding: funding(state, owner, pay),
+    });
     t.sign(&[owner], None).unwrap();
     t
 }
 
 pub fn payment_request(host: &Keypair, contract: ContractId, last_block: BlockHash) -> Transaction {
-    let mut t = Transaction::PaymentRequest(PaymentRequest { contract, last_block, signature: Signature([0; 64]) });
+    let mut t = Transaction::PaymentRequest(PaymentRequest {
+        contract,
+        last_block,
+        signature: Signature([0; 64]),
+    });
     t.sign(&[], Some(host)).unwrap();
     t
 }
@@ -220,14 +308,21 @@ pub fn contract_id(t: &Transaction) -> ContractId {
 }
 
 pub fn inputs(txs: Vec<Transaction>) -> ProposalInputs {
-    ProposalInputs { candidates: txs, ..Default::default() }
+    ProposalInputs {
+        candidates: txs,
+        ..Default::default()
+    }
 }
 
 /// Proposes with `txs` and inserts; returns the block (asserting every candidate made it).
 pub fn mine(chain: &mut TestChain, farmers: &[Farmer], txs: Vec<Transaction>) -> Block {
     let n = txs.len();
     let b = next_block(chain, farmers, &inputs(txs), 0);
-    let body = b.transactions.iter().filter(|t| !matches!(t, Transaction::Coinbase(_) | Transaction::Nexus(_))).count();
+    let body = b
+        .transactions
+        .iter()
+        .filter(|t| !matches!(t, Transaction::Coinbase(_) | Transaction::Nexus(_)))
+        .count();
     assert_eq!(body, n, "a candidate was refused");
     chain.insert_block(b.clone(), NOW).unwrap();
     b
@@ -235,5 +330,9 @@ pub fn mine(chain: &mut TestChain, farmers: &[Farmer], txs: Vec<Transaction>) ->
 
 /// Total value of unspent outputs plus the nexus balance.
 pub fn circulating(state: &ChainState) -> u128 {
-    state.utxos().map(|(_, o)| u128::from(o.value)).sum::<u128>() + u128::from(state.nexus_balance())
+    state
+        .utxos()
+        .map(|(_, o)| u128::from(o.value))
+        .sum::<u128>()
+        + u128::from(state.nexus_balance())
 }
