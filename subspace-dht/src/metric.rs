@@ -13,6 +13,31 @@ pub fn bucket_index(d: &Hash256) -> Option<usize> {
     (lz < 256).then_some(lz)
 }
 
+/// A distance as four big-endian words: orders exactly like its bytes, but compares without a
+/// `memcmp` call (lookups and the routing table compare distances in their inner loops).
+pub(crate) type Dist = [u64; 4];
+
+/// The XOR distance of `a` and `b` as a [`Dist`].
+pub(crate) fn dist(a: &Hash256, b: &Hash256) -> Dist {
+    let mut out = [0u64; 4];
+    for (o, (x, y)) in out
+        .iter_mut()
+        .zip(a.0.chunks_exact(8).zip(b.0.chunks_exact(8)))
+    {
+        let mut wx = [0u8; 8];
+        let mut wy = [0u8; 8];
+        wx.copy_from_slice(x);
+        wy.copy_from_slice(y);
+        *o = u64::from_be_bytes(wx) ^ u64::from_be_bytes(wy);
+    }
+    out
+}
+
+/// XOR of two [`Dist`]s (the distance between the ids they measure from a common origin).
+pub(crate) fn xor(a: &Dist, b: &Dist) -> Dist {
+    [a[0] ^ b[0], a[1] ^ b[1], a[2] ^ b[2], a[3] ^ b[3]]
+}
+
 /// Bit `i` of `h`, counting from the most significant bit (bit 0).
 pub(crate) fn bit(h: &Hash256, i: usize) -> bool {
     (h.0[i / 8] >> (7 - (i % 8))) & 1 == 1
@@ -103,6 +128,13 @@ mod tests {
             } else {
                 prop_assert_eq!(a, b);
             }
+        }
+
+        #[test]
+        fn dist_orders_like_bytes(a in h(), b in h(), c in h()) {
+            let (ab, ac) = (a.distance(&b), a.distance(&c));
+            prop_assert_eq!(dist(&a, &b).cmp(&dist(&a, &c)), ab.cmp(&ac));
+            prop_assert_eq!(xor(&dist(&a, &b), &dist(&a, &c)), dist(&b, &c));
         }
 
         #[test]

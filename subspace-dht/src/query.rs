@@ -5,6 +5,8 @@ use std::time::Instant;
 
 use subspace_crypto::{Hash256, NodeId, RecordKey};
 
+use crate::metric::{Dist, dist};
+
 use crate::event::QueryStats;
 use crate::{Announcement, Holder};
 
@@ -41,7 +43,7 @@ struct Candidate {
 #[derive(Clone, Debug, Default)]
 struct Path {
     /// Keyed by distance to the target: iteration is nearest first.
-    candidates: BTreeMap<Hash256, Candidate>,
+    candidates: BTreeMap<Dist, Candidate>,
     in_flight: usize,
     done: bool,
 }
@@ -65,8 +67,9 @@ pub(crate) struct Query {
     pub(crate) max_holders: usize,
     pub(crate) storing: Option<Storing>,
     paths: Vec<Path>,
-    /// Which path first claimed a node: disjoint paths never share one.
-    claimed: BTreeMap<NodeId, usize>,
+    /// Which path first claimed a node (by its distance): disjoint paths never share one.
+    /// Empty with a single path, where the candidate map itself deduplicates.
+    claimed: BTreeMap<Dist, usize>,
     k: usize,
     alpha: usize,
     max_candidates: usize,
@@ -111,31 +114,38 @@ impl Query {
     }
 
     fn add_candidate(&mut self, path: usize, id: NodeId, depth: u32) {
-        match self.claimed.get(&id) {
-            Some(&p) if p != path => return,
-            Some(_) => {
-                // Already on this path: keep the shortest referral chain.
-                let d = id.0.distance(&self.target);
-                if let Some(c) = self.paths[path].candidates.get_mut(&d) {
-                    c.depth = c.depth.min(depth);
-                }
-                return;
-            }
-            None => {}
+        let d = dist(&id.0, &self.target);
+        let disjoint = self.paths.len() > 1;
+        if disjoint && self.claimed.get(&d).is_some_and(|&p| p != path) {
+            return;
         }
         let p = &mut self.paths[path];
-        let d = id.0.distance(&self.target);
+        if let Some(c) = p.candidates.get_mut(&d) {
+            // Already known: keep the shortest referral chain.
+            c.depth = c.depth.min(depth);
+            return;
+        }
         if p.candidates.len() >= self.max_candidates {
-            match p.candidates.last_key_value() {
-                Some((far, c)) if *far > d && c.state == State::NotContacted => {
-                    let (far, dropped) = (*far, c.id);
-                    p.candidates.remove(&far);
-                    self.claimed.remove(&dropped);
-                }
-                _ => return,
+            // Make room by dropping the farthest candidate not waiting on a reply (waiting
+            // ones must stay so their replies are accounted), if it is farther than `id`.
+            let victim = p
+                .candidates
+                .iter()
+                .rev()
+                .take_while(|(far, _)| **far > d)
+                .find(|(_, c)| c.state != State::Waiting)
+                .map(|(far, _)| *far);
+            let Some(far) = victim else {
+                return;
+            };
+            p.candidates.remove(&far);
+            if disjoint {
+                self.claimed.remove(&far);
             }
         }
-        self.claimed.insert(id, path);
+        if disjoint {
+            self.claimed.insert(d, path);
+        }
         p.candidates.insert(
             d,
             Candidate {
@@ -203,7 +213,7 @@ impl Query {
         let Some(p) = self.paths.get_mut(path) else {
             return;
         };
-        let d = from.0.distance(&self.target);
+        let d = dist(&from.0, &self.target);
         let Some(c) = p.candidates.get_mut(&d) else {
             return;
         };
@@ -229,7 +239,7 @@ impl Query {
         let Some(p) = self.paths.get_mut(path) else {
             return;
         };
-        let d = from.0.distance(&self.target);
+        let d = dist(&from.0, &self.target);
         if let Some(c) = p.candidates.get_mut(&d)
             && c.state == State::Waiting
         {
@@ -251,7 +261,7 @@ impl Query {
     /// The `k` nearest nodes that answered, across all paths, nearest first; and the longest
     /// referral chain among them.
     pub(crate) fn result(&self) -> (Vec<NodeId>, u32) {
-        let mut all: Vec<(Hash256, NodeId, u32)> = self
+        let mut all: Vec<(Dist, NodeId, u32)> = self
             .paths
             .iter()
             .flat_map(|p| {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use subspace_crypto::{Hash256, NodeId};
 
-use crate::metric::{bit, bucket_index};
+use crate::metric::{Dist, bit, bucket_index, dist, xor};
 
 /// The network neighbourhood a peer's address belongs to, used to cap how many table entries
 /// one operator can hold (S/Kademlia-style sybil resistance).
@@ -89,7 +89,8 @@ pub enum FailureOutcome {
 #[derive(Clone, Debug)]
 struct Entry {
     id: NodeId,
-    dist: Hash256,
+    /// Distance from the local id.
+    dist: Dist,
     group: Option<AddrGroup>,
     last_seen: Instant,
     failures: u8,
@@ -184,28 +185,33 @@ impl RoutingTable {
 
     fn find(&self, id: &NodeId) -> Option<(usize, usize)> {
         let b = bucket_index(&self.local.distance(id))?;
+        let d = dist(&self.local.0, &id.0);
         let pos = self
             .buckets
             .get(b)?
             .entries
             .iter()
-            .position(|e| e.id == *id)?;
+            .position(|e| e.dist == d)?;
         Some((b, pos))
     }
 
     /// Records that `id` (authenticated by the transport) was just heard from, adding it if
     /// there is room. See [`InsertOutcome`] for what the caller must do next.
     pub fn insert(&mut self, id: NodeId, group: Option<AddrGroup>, now: Instant) -> InsertOutcome {
-        let dist = self.local.distance(&id);
-        let Some(b) = bucket_index(&dist) else {
+        let Some(b) = bucket_index(&self.local.distance(&id)) else {
             return InsertOutcome::Rejected(RejectReason::SelfId);
         };
+        let dist = dist(&self.local.0, &id.0);
         if self.buckets.len() <= b {
-            self.buckets.resize_with(b + 1, Bucket::default);
+            // A new bucket counts as fresh: it is refreshed only if left alone for a period.
+            self.buckets.resize_with(b + 1, || Bucket {
+                last_refresh: Some(now),
+                ..Bucket::default()
+            });
         }
         let k = self.k;
         let bucket = &mut self.buckets[b];
-        if let Some(pos) = bucket.entries.iter().position(|e| e.id == id) {
+        if let Some(pos) = bucket.entries.iter().position(|e| e.dist == dist) {
             let mut e = bucket.entries.remove(pos);
             e.last_seen = now;
             e.failures = 0;
@@ -356,6 +362,7 @@ impl RoutingTable {
             return;
         }
         let d = self.local.0.distance(target);
+        let dw = dist(&self.local.0, target);
         // Buckets in increasing distance from `target`: an entry in bucket j has distance
         // `d ^ e` with e's first set bit at j. If d's bit j is set, that distance is below d
         // and shrinks as j falls; if clear, it is above d and shrinks as j grows. So: set-bit
@@ -364,13 +371,13 @@ impl RoutingTable {
         let order = (0..nb)
             .filter(|&j| bit(&d, j))
             .chain((0..nb).rev().filter(|&j| !bit(&d, j)));
-        let mut scratch: Vec<(Hash256, NodeId)> = Vec::new();
-        let mut stale: Vec<(Hash256, NodeId)> = Vec::new();
+        let mut scratch: Vec<(Dist, NodeId)> = Vec::with_capacity(self.k);
+        let mut stale: Vec<(Dist, NodeId)> = Vec::new();
         for j in order {
             let bucket = &self.buckets[j];
             scratch.clear();
             for e in &bucket.entries {
-                let dist = e.dist.distance(&d);
+                let dist = xor(&e.dist, &dw);
                 if e.failures == 0 {
                     scratch.push((dist, e.id));
                 } else if stale.len() < n {
@@ -422,7 +429,7 @@ impl RoutingTable {
             for e in &b.entries {
                 assert_ne!(e.id, self.local);
                 assert_eq!(bucket_index(&self.local.distance(&e.id)), Some(i));
-                assert_eq!(e.dist, self.local.distance(&e.id));
+                assert_eq!(e.dist, dist(&self.local.0, &e.id.0));
                 assert!(seen.insert(e.id), "duplicate entry");
                 if let Some(g) = e.group {
                     *groups.entry(g).or_default() += 1;
