@@ -1,7 +1,8 @@
 //! A deterministic discrete-event simulator for `subspace-dht`: one thread, a virtual clock,
 //! an event heap, seeded latency, loss and partitions. Every run replays from its seed.
 
-#![allow(dead_code)]
+// Test harness code: a failed unwrap here is a failed test.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
