@@ -19,11 +19,7 @@ pub(crate) fn encode_block(v: &Fe) -> Fe {
     let is_square = field::canonical(&field::square(&x)) == *v;
     // Squares map to even roots, non-squares to odd roots of their negation.
     let want_odd = !is_square;
-    if (x[0] & 1 == 1) != want_odd {
-        field::neg(&x)
-    } else {
-        x
-    }
+    field::cneg(&x, (x[0] & 1 == 1) != want_odd)
 }
 
 /// Decodes one block (fast: one squaring).
@@ -33,7 +29,7 @@ pub(crate) fn decode_block(y: &Fe) -> Fe {
         return *y;
     }
     let s = field::canonical(&field::square(y));
-    if y[0] & 1 == 1 { field::neg(&s) } else { s }
+    field::cneg(&s, y[0] & 1 == 1)
 }
 
 #[cfg(test)]
