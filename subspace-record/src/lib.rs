@@ -8,6 +8,7 @@ pub mod fs;
 pub mod payload;
 pub mod receipt;
 mod record;
+mod serde_bytes;
 mod validate;
 
 pub use acl::{Acl, AclEntry, Role};

@@ -31,7 +31,7 @@ const SEGMENT_AAD: &[u8] = b"subspace/record-segment/v1";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Payload {
     /// Public data, stored as is.
-    Plain(Vec<u8>),
+    Plain(#[serde(with = "crate::serde_bytes::buf")] Vec<u8>),
     /// Data sealed under the record's content key.
     Sealed(SealedPayload),
 }
@@ -41,6 +41,7 @@ pub enum Payload {
 pub struct SealedPayload {
     aead: Aead,
     nonce_prefix: [u8; 8],
+    #[serde(with = "crate::serde_bytes::bufs")]
     segments: Vec<Vec<u8>>,
 }
 
@@ -306,6 +307,38 @@ mod tests {
             ..s.clone()
         };
         assert!(empty.check().is_err());
+    }
+
+    #[test]
+    fn hostile_length_prefixes_are_refused_before_allocating() {
+        // Plain payload claiming 2^62 bytes; sealed payload claiming 2^62 segments, and one
+        // segment claiming 2^62 bytes.
+        let plain = [
+            &0u32.to_be_bytes()[..],
+            &(1u64 << 62).to_be_bytes(),
+            &[1, 2, 3],
+        ]
+        .concat();
+        assert!(codec::decode::<Payload>(&plain).is_err());
+        let head = [&1u32.to_be_bytes()[..], &0u32.to_be_bytes(), &[0u8; 8]].concat();
+        let many = [&head[..], &(1u64 << 62).to_be_bytes()].concat();
+        assert!(codec::decode::<Payload>(&many).is_err());
+        let huge = [
+            &head[..],
+            &1u64.to_be_bytes(),
+            &(1u64 << 62).to_be_bytes(),
+            &[0u8; 40],
+        ]
+        .concat();
+        assert!(codec::decode::<Payload>(&huge).is_err());
+        // And 17 real segments are refused by the decoder itself.
+        let seventeen = [
+            &head[..],
+            &17u64.to_be_bytes(),
+            &[&16u64.to_be_bytes()[..], &[0u8; 16]].concat().repeat(17),
+        ]
+        .concat();
+        assert!(codec::decode::<Payload>(&seventeen).is_err());
     }
 
     #[test]
