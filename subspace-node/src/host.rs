@@ -106,6 +106,8 @@ pub struct HostStats {
     pub heals_done: u64,
     /// Faults this host reported through gossip.
     pub faults_reported: u64,
+    /// Faults proven through gossip (by anyone) that this host learned of.
+    pub faults_seen: u64,
     /// Holder replies that failed validation or PoR.
     pub bad_replies: u64,
     /// Holder replies that timed out.
@@ -282,6 +284,12 @@ impl<S: RecordStore> Host<S> {
     /// The local shard.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// Direct access to the local shard, bypassing the workflows (tooling, fault injection in
+    /// tests). Changing replicas here can make this host serve wrong answers and be faulted.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
     }
 
     /// Counters.
@@ -525,6 +533,10 @@ impl<S: RecordStore> Host<S> {
                 self.dht.remove_peer(&node);
                 self.dht.holder_gone(&node);
                 self.heal_after(now, node);
+            }
+            G::FaultProven { node } => {
+                self.stats.faults_seen += 1;
+                tracing::debug!(%node, "fault proven");
             }
             _ => {}
         }
