@@ -310,15 +310,14 @@ impl ChainState {
 
     /// Water-filling level at `t` for `stored` bytes over valid host pledges.
     pub fn water_level(&self, t: u64, stored: u64, params: &ConsensusParams) -> u64 {
-        let mut pledges: BTreeMap<u64, u64> = BTreeMap::new();
-        for h in self
+        let mut pledges: Vec<u64> = self
             .hosts
             .values()
             .filter(|h| !h.lapsed(t, params.payment_grace_secs))
-        {
-            *pledges.entry(h.pledged_bytes).or_insert(0) += 1;
-        }
-        economics::water_level_grouped(&pledges, stored)
+            .map(|h| h.pledged_bytes)
+            .collect();
+        pledges.sort_unstable();
+        economics::water_level(&pledges, stored)
     }
 
     /// Difficulty the next block must carry.
@@ -434,10 +433,20 @@ impl ChainState {
         if block.encode()?.len() > params.max_block_bytes {
             return Err(LedgerError::BlockTooLarge);
         }
-        if merkle_root(&block.tx_ids()?) != h.tx_root {
+        let txs = &block.transactions;
+        // Signing bytes, ids and sizes of every transaction, on all cores.
+        let prepared: Vec<(Vec<u8>, TxId, usize)> = txs
+            .par_iter()
+            .map(|t| {
+                let msg = t.signing_bytes()?;
+                let id = TxId(subspace_crypto::hash::sha256(&msg));
+                Ok((msg, id, t.encoded_len()?))
+            })
+            .collect::<Result<_>>()?;
+        let ids: Vec<TxId> = prepared.iter().map(|p| p.1).collect();
+        if merkle_root(&ids) != h.tx_root {
             return Err(LedgerError::BadMerkleRoot);
         }
-        let txs = &block.transactions;
         let Some(Transaction::Coinbase(coinbase)) = txs.first() else {
             return Err(LedgerError::BadCoinbase(
                 "first transaction must be the coinbase",
@@ -454,16 +463,15 @@ impl ChainState {
             return Err(LedgerError::BadCoinbase("coinbase or nexus out of place"));
         }
         // Signatures and shapes need no state: check them on all cores.
-        let checked: Vec<(Vec<u8>, usize)> = txs
-            .par_iter()
-            .map(|t| Ok((t.check_stateless()?, t.encoded_len()?)))
-            .collect::<Result<_>>()?;
+        txs.par_iter()
+            .zip(&prepared)
+            .try_for_each(|(t, p)| t.check_stateless_with(&p.0))?;
         let mut ctx = self.block_ctx(h.timestamp, h.height, params);
-        for (tx, (msg, len)) in body.iter().zip(&checked[1..]) {
-            self.apply_tx(tx, msg, *len, &mut ctx, params, pos, j)?;
+        for (tx, (msg, id, len)) in body.iter().zip(&prepared[1..]) {
+            self.apply_tx(tx, msg, *id, *len, &mut ctx, params, pos, j)?;
         }
         self.apply_nexus(nexus, &mut ctx, j)?;
-        self.apply_coinbase(coinbase, &txs[0], &ctx, params, j)?;
+        self.apply_coinbase(coinbase, prepared[0].1, &ctx, params, j)?;
         let (cos, level) = self.block_economics(h.timestamp, h.stored_bytes, params)?;
         if cos != h.cos {
             return Err(LedgerError::BadCos);
@@ -526,13 +534,13 @@ impl ChainState {
         &mut self,
         tx: &Transaction,
         msg: &[u8],
+        id: TxId,
         len: usize,
         ctx: &mut BlockCtx,
         params: &ConsensusParams,
         pos: &impl ProofVerifier,
         j: &mut Vec<Change>,
     ) -> Result<()> {
-        let id = tx.id()?;
         let min_fee = params.fee_per_byte.saturating_mul(len as u64);
         match tx {
             Transaction::Transfer(t) => {
@@ -814,7 +822,7 @@ impl ChainState {
     fn apply_coinbase(
         &mut self,
         cb: &Coinbase,
-        tx: &Transaction,
+        id: TxId,
         ctx: &BlockCtx,
         params: &ConsensusParams,
         j: &mut Vec<Change>,
@@ -838,7 +846,7 @@ impl ChainState {
             .ok_or(LedgerError::AmountOverflow)?;
         j.push(Change::Supply(self.supply));
         self.supply = supply;
-        self.create(tx.id()?, &cb.outputs, j);
+        self.create(id, &cb.outputs, j);
         Ok(())
     }
 
@@ -874,7 +882,8 @@ impl ChainState {
             }
             let mark = j.len();
             let (fees, pending) = (ctx.fees, ctx.pending.len());
-            match self.apply_tx(tx, &msg, len, &mut ctx, params, pos, &mut j) {
+            let id = TxId(subspace_crypto::hash::sha256(&msg));
+            match self.apply_tx(tx, &msg, id, len, &mut ctx, params, pos, &mut j) {
                 Ok(()) => {
                     size += len + 64;
                     included.push(tx.clone());
@@ -922,7 +931,7 @@ impl ChainState {
                 outputs: vec![TxOut::to_key(reward, &farmer.public())],
             };
             let cb_tx = Transaction::Coinbase(coinbase.clone());
-            self.apply_coinbase(&coinbase, &cb_tx, &ctx, params, &mut j)?;
+            self.apply_coinbase(&coinbase, cb_tx.id()?, &ctx, params, &mut j)?;
             let stored = inputs.stored_bytes.min(self.reserved_bytes(timestamp));
             let (cos, _) = self.block_economics(timestamp, stored, params)?;
             Ok::<_, LedgerError>((cb_tx, cos, stored))

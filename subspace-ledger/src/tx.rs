@@ -326,6 +326,13 @@ impl Transaction {
     /// Returns the signing bytes, which the state reuses.
     pub fn check_stateless(&self) -> Result<Vec<u8>> {
         let msg = self.signing_bytes()?;
+        self.check_stateless_with(&msg)?;
+        Ok(msg)
+    }
+
+    /// [`Transaction::check_stateless`] with the signing bytes already computed.
+    pub fn check_stateless_with(&self, msg: &[u8]) -> Result<()> {
+        let msg = msg.to_vec();
         let inputs = self.inputs();
         let sigs = self.input_signatures();
         if inputs.len() != sigs.len() {
@@ -384,7 +391,7 @@ impl Transaction {
             }
             Transaction::PaymentRequest(_) | Transaction::Nexus(_) => {}
         }
-        Ok(msg)
+        Ok(())
     }
 }
 
