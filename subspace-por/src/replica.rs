@@ -17,7 +17,7 @@ pub const MAX_RECORD_LEN: usize = 2 * 1024 * 1024;
 pub const MAX_REPLICA_LEN: usize = (MAX_RECORD_LEN / PIECE_SIZE + 1) * PIECE_SIZE;
 
 /// Layers a host uses unless configured otherwise (see the crate docs for the trade-off).
-pub const DEFAULT_LAYERS: u32 = 16;
+pub const DEFAULT_LAYERS: u32 = 64;
 
 /// Largest `layers` accepted by the record-level functions (a verifier's cost is linear in it).
 pub const MAX_LAYERS: u32 = 1 << 16;
