@@ -1,5 +1,8 @@
 //! Every bound holds against a hostile peer: excess is dropped and counted, never stored.
 
+// Helpers outside #[test] fns unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use subspace_crypto::{NodeId, RecordKey};

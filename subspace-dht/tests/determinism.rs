@@ -1,5 +1,8 @@
 //! Replay: the same seed gives the same run, message for message (through the wire codec).
 
+// Helpers outside #[test] fns unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod sim;
 
 use sim::{NetConfig, Sim, valid_proof};

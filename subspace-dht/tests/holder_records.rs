@@ -1,6 +1,9 @@
 //! Holder records in a simulated network: replicas leave only when reported gone, caches
 //! expire, invalid proofs are stored nowhere.
 
+// Helpers outside #[test] fns unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod sim;
 
 use std::time::Duration;

@@ -2,6 +2,9 @@
 //!
 //! `DHT_SIM_SEED` replays a run; `DHT_SIM_NODES` changes the size of the large run.
 
+// Helpers outside #[test] fns unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod sim;
 
 use std::time::Instant;
