@@ -241,17 +241,35 @@ impl<'a> RecordBuilder<'a> {
                 Some(k) => k,
                 None => ContentKey::generate(rng),
             };
-            let payload = Payload::Sealed(SealedPayload::seal(&key, self.aead, &self.data, rng)?);
+            let mut nonce_prefix = [0u8; 8];
+            rng.fill_bytes(&mut nonce_prefix);
             let mut recipients: Vec<PublicKey> =
                 self.acl.entries().iter().map(|e| e.identity).collect();
             if let RecordKind::Mutable { record_public, .. } = kind {
                 recipients.push(record_public);
             }
             recipients.sort();
-            let keychain = recipients
-                .iter()
-                .map(|pk| wrap_key(&key, pk, rng))
-                .collect::<core::result::Result<Vec<_>, _>>()?;
+            // Sealing the data and wrapping the key are independent: seal on the thread pool
+            // while this thread (which owns the caller's RNG) wraps.
+            let mut sealed = None;
+            let keychain = rayon::in_place_scope(|scope| {
+                let (key, aead, data, out) = (&key, self.aead, &self.data[..], &mut sealed);
+                scope.spawn(move |_| {
+                    *out = Some(SealedPayload::seal_with_prefix(
+                        key,
+                        aead,
+                        data,
+                        nonce_prefix,
+                    ));
+                });
+                recipients
+                    .iter()
+                    .map(|pk| wrap_key(key, pk, &mut *rng))
+                    .collect::<core::result::Result<Vec<_>, _>>()
+            });
+            let sealed = sealed.ok_or(RecordError::Malformed("sealing did not run"))?;
+            let payload = Payload::Sealed(sealed?);
+            let keychain = keychain?;
             (payload, keychain)
         };
         let digest = payload.digest();

@@ -72,14 +72,25 @@ impl SealedPayload {
         data: &[u8],
         rng: &mut impl CryptoRngCore,
     ) -> Result<SealedPayload> {
+        let mut nonce_prefix = [0u8; 8];
+        rng.fill_bytes(&mut nonce_prefix);
+        SealedPayload::seal_with_prefix(key, aead, data, nonce_prefix)
+    }
+
+    /// Seals with a nonce prefix drawn by the caller (so sealing needs no RNG and can run
+    /// alongside key wrapping). The prefix must be fresh for this content key.
+    pub(crate) fn seal_with_prefix(
+        key: &ContentKey,
+        aead: Aead,
+        data: &[u8],
+        nonce_prefix: [u8; 8],
+    ) -> Result<SealedPayload> {
         if data.len() > MAX_DATA_LEN {
             return Err(RecordError::DataTooLarge {
                 len: data.len() as u64,
                 max: MAX_DATA_LEN as u64,
             });
         }
-        let mut nonce_prefix = [0u8; 8];
-        rng.fill_bytes(&mut nonce_prefix);
         let pieces: Vec<&[u8]> = if data.is_empty() {
             vec![&[]]
         } else {
