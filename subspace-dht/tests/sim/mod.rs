@@ -115,6 +115,11 @@ pub struct Sim {
     pub lost: u64,
     /// Query results by (node, query).
     pub results: HashMap<(u32, QueryId), Event>,
+    /// Adversarial nodes: they answer every lookup with the liars closest to the target,
+    /// report no holders, and claim to store announces they drop.
+    pub liars: Vec<bool>,
+    liar_ids: Vec<NodeId>,
+    k: usize,
 }
 
 impl Sim {
@@ -153,7 +158,53 @@ impl Sim {
             delivered: 0,
             lost: 0,
             results: HashMap::new(),
+            liars: vec![false; n],
+            liar_ids: Vec::new(),
+            k: cfg.k,
         }
+    }
+
+    /// Turns nodes `who` into liars (see [`Sim::liars`]).
+    pub fn make_liars(&mut self, who: &[usize]) {
+        for &i in who {
+            self.liars[i] = true;
+        }
+        self.liar_ids = (0..self.nodes.len())
+            .filter(|&i| self.liars[i])
+            .map(|i| self.ids[i])
+            .collect();
+    }
+
+    /// A liar's answer to `msg`.
+    fn lie(&self, msg: &Message) -> Option<Message> {
+        let closest_liars = |t: &Hash256| {
+            let mut v: Vec<(Hash256, NodeId)> = self
+                .liar_ids
+                .iter()
+                .map(|l| (l.0.distance(t), *l))
+                .collect();
+            v.sort_unstable();
+            v.into_iter().take(self.k).map(|x| x.1).collect::<Vec<_>>()
+        };
+        Some(match msg {
+            Message::Ping { id } => Message::Pong { id: *id },
+            Message::FindNode { id, target } => Message::Nodes {
+                id: *id,
+                nodes: closest_liars(&target.0),
+            },
+            Message::FindHolders { id, key } => Message::Holders {
+                id: *id,
+                holders: vec![],
+                nodes: closest_liars(&key.0),
+            },
+            Message::Announce {
+                id, announcements, ..
+            } => Message::AnnounceAck {
+                id: *id,
+                accepted: announcements.len() as u16,
+            },
+            _ => return None,
+        })
     }
 
     pub fn now(&self) -> Instant {
@@ -268,6 +319,13 @@ impl Sim {
                 msg
             };
             self.delivered += 1;
+            if self.liars[to as usize] {
+                if let Some(reply) = self.lie(&msg) {
+                    let at = self.now_us + self.net.min_latency_us;
+                    self.deliver_later(at, to, from, reply);
+                }
+                continue;
+            }
             let now = self.now();
             let sender = self.ids[from as usize];
             self.nodes[to as usize].dht.handle_message(now, sender, msg);
