@@ -1,2 +1,26 @@
-//! `subspace-pos`: a protocol layer of the Subspace storage network (being built; see the
-//! workspace's ARCHITECTURE.md for what this crate will hold).
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod bits;
+pub mod constants;
+mod error;
+mod f1;
+mod fx;
+mod id;
+mod progress;
+mod proof;
+mod prover;
+mod sort;
+mod tables;
+mod verify;
+
+pub use constants::{MAX_K, MAX_PLOT_K, MIN_K};
+pub use error::PosError;
+pub use id::{Challenge, PlotId};
+pub use progress::{Phase, Progress};
+pub use proof::{Proof, Quality};
+pub use tables::Tables;
+pub use verify::verify;
+
+/// Result type of this crate.
+pub type Result<T, E = PosError> = core::result::Result<T, E>;
