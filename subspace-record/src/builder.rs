@@ -231,11 +231,13 @@ impl<'a> RecordBuilder<'a> {
                 RecordKind::Mutable { record_public, seq }
             }
         };
-        let (payload, keychain) = if self.public {
+        let (payload, keychain, digest) = if self.public {
             if self.acl.entries().iter().any(|e| e.role == Role::Read) {
                 return Err(RecordError::Builder("a public record has no Read entries"));
             }
-            (Payload::Plain(self.data.into_owned()), Vec::new())
+            let payload = Payload::Plain(self.data.into_owned());
+            let digest = payload.digest();
+            (payload, Vec::new(), digest)
         } else {
             let key = match self.content_key {
                 Some(k) => k,
@@ -249,30 +251,18 @@ impl<'a> RecordBuilder<'a> {
                 recipients.push(record_public);
             }
             recipients.sort();
-            // Sealing the data and wrapping the key are independent: seal on the thread pool
-            // while this thread (which owns the caller's RNG) wraps.
-            let mut sealed = None;
-            let keychain = rayon::in_place_scope(|scope| {
-                let (key, aead, data, out) = (&key, self.aead, &self.data[..], &mut sealed);
-                scope.spawn(move |_| {
-                    *out = Some(SealedPayload::seal_with_prefix(
-                        key,
-                        aead,
-                        data,
-                        nonce_prefix,
-                    ));
-                });
-                recipients
-                    .iter()
-                    .map(|pk| wrap_key(key, pk, &mut *rng))
-                    .collect::<core::result::Result<Vec<_>, _>>()
-            });
-            let sealed = sealed.ok_or(RecordError::Malformed("sealing did not run"))?;
-            let payload = Payload::Sealed(sealed?);
-            let keychain = keychain?;
-            (payload, keychain)
+            // Sealing, hashing and key wrapping in one pass: the pool seals segments while
+            // this thread (which owns the caller's RNG) wraps the key, then hashes the
+            // segments in order as they come.
+            let (sealed, digest, keychain) =
+                SealedPayload::seal_hashed(&key, self.aead, &self.data, nonce_prefix, || {
+                    recipients
+                        .iter()
+                        .map(|pk| wrap_key(&key, pk, &mut *rng))
+                        .collect::<core::result::Result<Vec<_>, _>>()
+                })?;
+            (Payload::Sealed(sealed), keychain?, digest)
         };
-        let digest = payload.digest();
         let msg = signed_bytes(
             &kind,
             &self.contract,
