@@ -23,7 +23,7 @@ pub(crate) fn encode_block(v: &Fe) -> Fe {
 }
 
 /// Decodes one block (fast: one squaring).
-#[inline]
+#[inline(always)]
 pub(crate) fn decode_block(y: &Fe) -> Fe {
     if field::is_ge_p(y) {
         return *y;
