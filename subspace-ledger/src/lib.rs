@@ -20,7 +20,7 @@ pub use economics::Cos;
 pub use error::LedgerError;
 pub use genesis::GenesisBuilder;
 pub use params::ConsensusParams;
-pub use pos::ProofVerifier;
+pub use pos::{ProofVerifier, SubspacePos};
 pub use state::{ChainState, ProofAnswer, ProposalInputs, Undo};
 pub use store::{ChainStore, MemoryChainStore};
 pub use tx::{Address, Lock, OutPoint, Transaction, TxId, TxOut};
