@@ -203,6 +203,16 @@ impl<'a> RecordBuilder<'a> {
     /// Seals (unless public), wraps the content key, and signs with `signer`: the owner for an
     /// immutable record; the record key or a Writer/Admin on the ACL for a mutable one.
     pub fn build(self, signer: &Keypair, rng: &mut impl CryptoRngCore) -> Result<Record> {
+        self.build_keyed(signer, rng).map(|(r, _)| r)
+    }
+
+    /// [`build`](Self::build), also returning the record's key (computed while sealing, so
+    /// an immutable record's payload is not hashed a second time).
+    pub fn build_keyed(
+        self,
+        signer: &Keypair,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<(Record, RecordKey)> {
         // The size is checked before any work is done.
         if self.data.len() > MAX_DATA_LEN {
             return Err(RecordError::DataTooLarge {
@@ -274,7 +284,11 @@ impl<'a> RecordBuilder<'a> {
             digest,
         )?;
         let signature = signer.sign(domain::RECORD, &msg);
-        Ok(Record {
+        let key = match kind {
+            RecordKind::Immutable => RecordKey(digest),
+            RecordKind::Mutable { record_public, .. } => mutable_key(&record_public),
+        };
+        let record = Record {
             kind,
             contract: self.contract,
             owner: self.owner,
@@ -284,6 +298,7 @@ impl<'a> RecordBuilder<'a> {
             payload,
             signer: signer_pk,
             signature,
-        })
+        };
+        Ok((record, key))
     }
 }

@@ -291,3 +291,23 @@ const GOLDEN_PUBLIC: &str = concat!(
     "38e2d82471ad4697ad73d139c60502e2e86ee18b8515dc0154dec8d2e7fb64d79679b85f80ab8fa499a258c14396e516",
     "d29e0f",
 );
+
+#[test]
+fn build_keyed_returns_the_validated_key() {
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let rk = record_key();
+    for len in [0usize, 5, 200_000] {
+        let data = vec![9u8; len];
+        let b = || RecordBuilder::new(CONTRACT, owner().public(), 1).data(&data[..]);
+        let (r, k) = b().build_keyed(&owner(), &mut rng).unwrap();
+        assert_eq!(validate(&r).unwrap(), k);
+        let (r, k) = b().public().build_keyed(&owner(), &mut rng).unwrap();
+        assert_eq!(validate(&r).unwrap(), k);
+        let (r, k) = b()
+            .mutable(rk.public(), 1)
+            .build_keyed(rk.keypair(), &mut rng)
+            .unwrap();
+        assert_eq!(validate(&r).unwrap(), k);
+        assert_eq!(k, rk.key());
+    }
+}

@@ -148,18 +148,19 @@ impl<R: Read, G: CryptoRngCore> Chunker<'_, R, G> {
         let b = RecordBuilder::new(self.opts.contract, self.owner.public(), self.opts.timestamp)
             .aead(self.opts.aead)
             .data(&self.buf[..]);
-        let (record, key) = if self.opts.public {
-            (b.public().build(self.owner, self.rng)?, None)
+        let ((record, record_key), key) = if self.opts.public {
+            (b.public().build_keyed(self.owner, self.rng)?, None)
         } else {
             let key = ContentKey::generate(self.rng);
             (
-                b.content_key(key.clone()).build(self.owner, self.rng)?,
+                b.content_key(key.clone())
+                    .build_keyed(self.owner, self.rng)?,
                 Some(key),
             )
         };
         // n <= chunk_len <= MAX_DATA_LEN, which fits a u32.
         self.refs
-            .push(ChunkRef::new(record.key(), n as u32, key.as_ref()));
+            .push(ChunkRef::new(record_key, n as u32, key.as_ref()));
         Ok(Some(record))
     }
 
