@@ -1,12 +1,11 @@
 //! The proof-of-space seam: what the ledger needs from `subspace-pos`.
 //!
 //! The ledger checks proofs through the [`ProofVerifier`] trait, so simulations can model
-//! proofs cheaply; [`SubspacePos`] implements it with `subspace-pos`'s Chia-compatible
-//! verifier for block proofs and a pledge check the caller supplies (`subspace-pos`'s
-//! `PledgeProof::verify` once that crate publishes it).
+//! proofs cheaply; [`SubspacePos`] implements it with `subspace-pos`: its Chia-compatible
+//! `verify` for block proofs and `PledgeProof::verify` for host pledges (by default).
 
 use subspace_crypto::PublicKey;
-use subspace_pos::{Challenge, PlotId, Proof};
+use subspace_pos::{Challenge, PledgeProof, PlotId, Proof};
 
 use crate::{LedgerError, Result};
 
@@ -44,8 +43,29 @@ pub struct SubspacePos {
     pledge: PledgeCheck,
 }
 
+/// `subspace-pos`'s pledge check: the proof bytes decode as a `PledgeProof` that verifies.
+pub fn pos_pledge_check(
+    host: &PublicKey,
+    pledged_bytes: u64,
+    k: u8,
+    seed: &[u8; 32],
+    proof: &[u8],
+) -> bool {
+    PledgeProof::from_bytes(proof)
+        .and_then(|p| PledgeProof::verify(host, pledged_bytes, k, seed, &p))
+        .is_ok()
+}
+
+impl Default for SubspacePos {
+    /// Block proofs and pledges both checked by `subspace-pos`.
+    fn default() -> Self {
+        SubspacePos::new(pos_pledge_check)
+    }
+}
+
 impl SubspacePos {
-    /// A verifier using `pledge` for host pledge proofs.
+    /// A verifier using `pledge` for host pledge proofs (tests and simulations may model
+    /// pledges; a node uses [`SubspacePos::default`]).
     pub fn new(pledge: PledgeCheck) -> SubspacePos {
         SubspacePos { pledge }
     }
@@ -67,7 +87,33 @@ impl ProofVerifier for SubspacePos {
             .map_err(|_| LedgerError::BadProof)
     }
 
-    fn verify_pledge(&self, host: &PublicKey, pledged_bytes: u64, k: u8, seed: &[u8; 32], proof: &[u8]) -> Result<()> {
-        if (self.pledge)(host, pledged_bytes, k, seed, proof) { Ok(()) } else { Err(LedgerError::BadPledge) }
+    fn verify_pledge(
+        &self,
+        host: &PublicKey,
+        pledged_bytes: u64,
+        k: u8,
+        seed: &[u8; 32],
+        proof: &[u8],
+    ) -> Result<()> {
+        if (self.pledge)(host, pledged_bytes, k, seed, proof) {
+            Ok(())
+        } else {
+            Err(LedgerError::BadPledge)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use subspace_crypto::Keypair;
+
+    #[test]
+    fn garbage_proofs_are_refused_with_typed_errors() {
+        let pk = Keypair::from_seed(&[1; 32]).public();
+        let v = SubspacePos::default();
+        assert_eq!(v.verify_pledge(&pk, 1 << 30, 14, &[0; 32], b"junk"), Err(LedgerError::BadPledge));
+        assert_eq!(v.verify_block_proof(&pk, 0, 14, &[0; 32], &[0; 7]), Err(LedgerError::BadProof));
+        assert_eq!(v.verify_block_proof(&pk, 0, 14, &[0; 32], &[0; 14 * 8]), Err(LedgerError::BadProof));
     }
 }
