@@ -49,6 +49,9 @@ pub enum PosError {
         /// Space parameter.
         k: u8,
     },
+    /// Bytes that should hold an encoded pledge proof do not.
+    #[error("malformed pledge proof encoding")]
+    Decode,
     /// A file system operation on a plot or plot directory failed.
     #[error("plot file i/o: {0}")]
     Io(#[from] std::io::Error),

@@ -7,6 +7,8 @@ mod error;
 mod f1;
 mod fx;
 mod id;
+mod pledge;
+mod plot;
 mod progress;
 mod proof;
 mod prover;
@@ -17,6 +19,11 @@ mod verify;
 pub use constants::{MAX_K, MAX_PLOT_K, MIN_K};
 pub use error::PosError;
 pub use id::{Challenge, PlotId};
+pub use pledge::{
+    MAX_PLEDGE_PROOF_BYTES, PLEDGE_CHALLENGES, PLEDGE_MIN_K, PLEDGE_SLACK_BITS, PLEDGE_THRESHOLD,
+    PledgeProof, PlotSet, nominal_plot_bytes, plot_count,
+};
+pub use plot::{Plot, PlotInfo, Plotter};
 pub use progress::{Phase, Progress};
 pub use proof::{Proof, Quality};
 pub use tables::Tables;

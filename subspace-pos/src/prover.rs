@@ -16,6 +16,8 @@ pub(crate) trait Layout {
     fn plot_id(&self) -> &PlotId;
     /// Positions in table 6 of the entries whose f7 (top k bits) equals `target`.
     fn f7_matches(&self, target: u64) -> Result<Vec<u32>, PosError>;
+    /// First f7 value in `[lo, hi)`, if the plot has one.
+    fn first_f7_in(&self, lo: u64, hi: u64) -> Result<Option<u64>, PosError>;
     /// Entry `pos` of pair table `table` (1..=6): the two children, smaller first.
     fn pair(&self, table: usize, pos: u32) -> Result<[u32; 2], PosError>;
 }

@@ -98,6 +98,16 @@ impl Tables {
     }
 }
 
+impl Tables {
+    pub(crate) fn pair_tables(&self) -> &[Vec<[u32; 2]>; 6] {
+        &self.pairs
+    }
+
+    pub(crate) fn table7(&self) -> (&[u32], &[u32]) {
+        (&self.f7, &self.p7)
+    }
+}
+
 impl Layout for Tables {
     fn k(&self) -> u8 {
         self.k
@@ -111,6 +121,11 @@ impl Layout for Tables {
         let start = self.f7.partition_point(|&f| u64::from(f) < target);
         let end = self.f7.partition_point(|&f| u64::from(f) <= target);
         Ok(self.p7[start..end].to_vec())
+    }
+
+    fn first_f7_in(&self, lo: u64, hi: u64) -> Result<Option<u64>, PosError> {
+        let i = self.f7.partition_point(|&f| u64::from(f) < lo);
+        Ok(self.f7.get(i).map(|&f| u64::from(f)).filter(|&f| f < hi))
     }
 
     fn pair(&self, table: usize, pos: u32) -> Result<[u32; 2], PosError> {
