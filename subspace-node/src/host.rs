@@ -31,6 +31,9 @@ use crate::validators::{
 };
 use crate::{NodeError, Result};
 
+/// Peers whose reply time a host remembers to rank holders.
+const MAX_RTT_PEERS: usize = 4096;
+
 /// Settings of a [`Host`].
 #[derive(Clone, Debug)]
 pub struct HostConfig {
@@ -87,6 +90,8 @@ impl Default for HostConfig {
 pub struct OpId(pub u64);
 
 /// A finished client operation.
+// Completions are few and short-lived; boxing the record would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Completion {
     /// A put: every holder's receipt after the final acknowledgement, or the failing step.
@@ -791,18 +796,18 @@ impl<S: RecordStore> Host<S> {
         bytes: &[u8],
     ) -> std::result::Result<Receipt, (PutStep, String)> {
         // Mutable records: only a valid newer version replaces the stored one.
-        if record.is_mutable() {
-            if let Some(old) = self.local_record(&key) {
-                if old.seq() >= record.seq() && old != *record {
-                    return Err((
-                        PutStep::Validation,
-                        "not newer than the stored version".into(),
-                    ));
-                }
-                if old != *record {
-                    subspace_record::validate_update(&old, record)
-                        .map_err(|e| (PutStep::Validation, e.to_string()))?;
-                }
+        if record.is_mutable()
+            && let Some(old) = self.local_record(&key)
+        {
+            if old.seq() >= record.seq() && old != *record {
+                return Err((
+                    PutStep::Validation,
+                    "not newer than the stored version".into(),
+                ));
+            }
+            if old != *record {
+                subspace_record::validate_update(&old, record)
+                    .map_err(|e| (PutStep::Validation, e.to_string()))?;
             }
         }
         let pk = self.keypair.public();
@@ -1163,14 +1168,13 @@ impl<S: RecordStore> Host<S> {
                 let Some(g) = self.gets.get_mut(&op) else {
                     return;
                 };
-                if let Some(bytes) = local {
-                    if let Ok(rec) = Record::decode(&bytes) {
-                        if subspace_record::validate_at(&rec, &g.key).is_ok() {
-                            g.replica_answers += 1;
-                            if g.best.as_ref().is_none_or(|(b, _)| rec.seq() > b.seq()) {
-                                g.best = Some((rec, bytes));
-                            }
-                        }
+                if let Some(bytes) = local
+                    && let Ok(rec) = Record::decode(&bytes)
+                    && subspace_record::validate_at(&rec, &g.key).is_ok()
+                {
+                    g.replica_answers += 1;
+                    if g.best.as_ref().is_none_or(|(b, _)| rec.seq() > b.seq()) {
+                        g.best = Some((rec, bytes));
                     }
                 }
                 continue;
@@ -1206,7 +1210,10 @@ impl<S: RecordStore> Host<S> {
             return;
         }
         let sent = deadline.checked_sub(self.cfg.fetch_timeout).unwrap_or(now);
-        self.rtt.insert(from, now.saturating_duration_since(sent));
+        // Bounded: peers beyond the cap are simply not ranked.
+        if self.rtt.len() < MAX_RTT_PEERS || self.rtt.contains_key(&from) {
+            self.rtt.insert(from, now.saturating_duration_since(sent));
+        }
         let authentic = header.header.host.node_id() == from && header.verify().is_ok();
         let checked = if authentic {
             check_served(header, bytes, &g.key, self.cfg.layers)
@@ -1231,10 +1238,10 @@ impl<S: RecordStore> Host<S> {
                         header: header.clone(),
                         bytes: bytes.to_vec(),
                     };
-                    if let Ok(p) = codec::encode(&proof) {
-                        if self.gossip.report_fault(now, from, p).is_ok() {
-                            self.stats.faults_reported += 1;
-                        }
+                    if let Ok(p) = codec::encode(&proof)
+                        && self.gossip.report_fault(now, from, p).is_ok()
+                    {
+                        self.stats.faults_reported += 1;
                     }
                 }
             }
@@ -1298,14 +1305,14 @@ impl<S: RecordStore> Host<S> {
                 self.finish_get(op);
                 continue;
             }
-            if let Some((_, req, d)) = g.current {
-                if d <= now {
-                    // Too slow: no replica could be that late if it was stored; try the next.
-                    g.current = None;
-                    self.fetches.remove(&req);
-                    self.stats.slow_replies += 1;
-                    self.next_holder(now, op);
-                }
+            if let Some((_, req, d)) = g.current
+                && d <= now
+            {
+                // Too slow: no replica could be that late if it was stored; try the next.
+                g.current = None;
+                self.fetches.remove(&req);
+                self.stats.slow_replies += 1;
+                self.next_holder(now, op);
             }
         }
         let jobs: Vec<u64> = self.jobs.keys().copied().collect();

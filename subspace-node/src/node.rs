@@ -32,7 +32,7 @@ pub struct NodeStatus {
 }
 
 enum Command {
-    Put(Record, oneshot::Sender<Result<Vec<Receipt>>>),
+    Put(Box<Record>, oneshot::Sender<Result<Vec<Receipt>>>),
     Get(RecordKey, oneshot::Sender<Result<Record>>),
     Status(oneshot::Sender<NodeStatus>),
     Leave(oneshot::Sender<Result<()>>),
@@ -246,7 +246,7 @@ impl NodeHandle {
     pub async fn put(&self, record: Record) -> Result<Vec<Receipt>> {
         let (tx, rx) = oneshot::channel();
         self.commands
-            .send(Command::Put(record, tx))
+            .send(Command::Put(Box::new(record), tx))
             .await
             .map_err(|_| NodeError::Closed)?;
         rx.await.map_err(|_| NodeError::Closed)?
