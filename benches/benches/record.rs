@@ -50,6 +50,25 @@ fn records(c: &mut Criterion) {
                     .build(&owner, &mut rng)
             })
         });
+        // The same on one core (a one-thread pool runs the sequential path), to show what the
+        // pipeline buys and what it costs when the machine has no idle core.
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("pool");
+        g.bench_function("build_seal_sign/immutable_1thread", |b| {
+            b.iter(|| {
+                one.install(|| {
+                    RecordBuilder::new(CONTRACT, owner.public(), 1)
+                        .data(black_box(&data[..]))
+                        .build(&owner, &mut rng)
+                })
+            })
+        });
+        // The other half of sealing: SHA-256 of the same bytes (the record key).
+        g.bench_function("raw_sha256", |b| {
+            b.iter(|| subspace_crypto::hash::sha256(black_box(&data)))
+        });
         // Mutable, shared with one reader: three wrapped keys.
         g.bench_function("build_seal_sign/mutable_shared", |b| {
             b.iter(|| {
