@@ -84,3 +84,25 @@ impl FaultValidator for FetchFaultValidator {
             && check_served(&p.header, &p.bytes, &p.header.header.key, self.layers).is_err()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn hostile_proofs_never_panic_and_are_never_accepted(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let kp = subspace_crypto::Keypair::from_seed(&[4; 32]);
+            let v = FetchFaultValidator { layers: 1 };
+            prop_assert!(!v.validate(&kp.node_id(), &kp.public(), &bytes));
+            let _ = codec::decode::<FaultProof>(&bytes);
+            prop_assert!(!ReceiptValidator.validate_replica(
+                &RecordKey::from_bytes([1; 32]),
+                &kp.node_id(),
+                &kp.node_id(),
+                &bytes
+            ));
+        }
+    }
+}

@@ -145,3 +145,34 @@ fn a_newer_mutable_version_replaces_the_old_one_and_a_tombstone_deletes() {
         other => panic!("seed {seed}: {other:?}"),
     }
 }
+
+#[test]
+fn a_graceful_leave_is_healed_like_a_failure() {
+    let seed = 51;
+    let mut sim = Sim::new(seed, 10, config(1));
+    sim.run_for(Duration::from_secs(5));
+    let ids = sim.ids();
+    let rec = sim.record(2000);
+    let key = rec.key();
+    let op = sim.put(ids[0], &rec);
+    assert!(
+        matches!(
+            sim.wait(ids[0], op, Duration::from_secs(60)),
+            Completion::Put(Ok(_))
+        ),
+        "seed {seed}"
+    );
+    let leaver = sim.holders(&key)[0];
+    sim.hosts.get_mut(&leaver).unwrap().0.leave().unwrap();
+    sim.run_for(Duration::from_secs(30));
+    let others: Vec<_> = sim
+        .holders(&key)
+        .into_iter()
+        .filter(|h| *h != leaver)
+        .collect();
+    assert_eq!(
+        others.len(),
+        3,
+        "seed {seed}: the leaver's replica was not re-created"
+    );
+}

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use subspace_crypto::{ContractId, Keypair};
 use subspace_node::{
-    HostConfig, MemoryLedger, MemoryStore, Node, NodeHandle, TcpConfig, TcpTransport,
+    DiskStore, DiskStoreConfig, HostConfig, MemoryLedger, Node, NodeHandle, TcpConfig, TcpTransport,
 };
 use subspace_record::RecordBuilder;
 
@@ -53,11 +53,16 @@ pub async fn network(n: usize, ledger: &MemoryLedger, cfg: HostConfig) -> Vec<No
         }
     }
     let seeds = vec![keys[0].node_id(), keys[1].node_id()];
+    let dir = std::env::temp_dir().join(format!("subspace-node-tcp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     let mut handles = Vec::new();
     for (i, (t, kp)) in transports.into_iter().zip(keys).enumerate() {
         let h = Node::builder()
             .keypair(kp.clone())
-            .store(MemoryStore::new(u64::MAX))
+            // The embedded default store, one directory per node.
+            .store(
+                DiskStore::open(dir.join(format!("node{i}")), DiskStoreConfig::default()).unwrap(),
+            )
             .transport(t)
             .ledger(Arc::new(ledger.clone()))
             .config(cfg.clone())
@@ -153,4 +158,10 @@ async fn eight_tcp_nodes_put_get_and_heal() {
         let got = survivors[i % survivors.len()].get(rec.key()).await.unwrap();
         assert_eq!(&got, rec);
     }
+    for n in &nodes {
+        n.abort();
+    }
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("subspace-node-tcp-{}", std::process::id())),
+    );
 }
