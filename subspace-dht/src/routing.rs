@@ -92,13 +92,15 @@ struct Entry {
     /// Distance from the local id.
     dist: Dist,
     group: Option<AddrGroup>,
-    last_seen: Instant,
+    /// When last heard from, as a table-wide counter: orders entries by recency without
+    /// moving them (buckets may be large when `k` is), and never ties.
+    last_seen: u64,
     failures: u8,
 }
 
 #[derive(Clone, Debug, Default)]
 struct Bucket {
-    /// Least-recently seen first.
+    /// In no particular order; `last_seen` says which is least recently seen.
     entries: Vec<Entry>,
     /// A candidate waiting for `entries[..]`'s probe to fail, and the probed id.
     waiting: Option<(Entry, NodeId)>,
@@ -121,6 +123,7 @@ pub struct RoutingTable {
     buckets: Vec<Bucket>,
     groups: BTreeMap<AddrGroup, usize>,
     len: usize,
+    clock: u64,
 }
 
 impl RoutingTable {
@@ -143,6 +146,7 @@ impl RoutingTable {
             buckets: Vec::new(),
             groups: BTreeMap::new(),
             len: 0,
+            clock: 0,
         }
     }
 
@@ -166,7 +170,7 @@ impl RoutingTable {
         self.find(id).is_some()
     }
 
-    /// Every entry's id, bucket by bucket (far buckets first), least-recently seen first.
+    /// Every entry's id, bucket by bucket (far buckets first).
     pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.buckets
             .iter()
@@ -210,12 +214,12 @@ impl RoutingTable {
             });
         }
         let k = self.k;
+        self.clock += 1;
+        let seen = self.clock;
         let bucket = &mut self.buckets[b];
-        if let Some(pos) = bucket.entries.iter().position(|e| e.dist == dist) {
-            let mut e = bucket.entries.remove(pos);
-            e.last_seen = now;
+        if let Some(e) = bucket.entries.iter_mut().find(|e| e.dist == dist) {
+            e.last_seen = seen;
             e.failures = 0;
-            bucket.entries.push(e);
             // A probed entry that answers keeps its slot; the waiting candidate is dropped.
             if bucket.waiting.as_ref().is_some_and(|(_, p)| *p == id) {
                 bucket.waiting = None;
@@ -233,7 +237,7 @@ impl RoutingTable {
             id,
             dist,
             group,
-            last_seen: now,
+            last_seen: seen,
             failures: 0,
         };
         if bucket.entries.len() < k {
@@ -258,8 +262,7 @@ impl RoutingTable {
             })
             .map(|(i, _)| i);
         if let Some(i) = stale {
-            let old = bucket.entries.remove(i);
-            bucket.entries.push(entry);
+            let old = std::mem::replace(&mut bucket.entries[i], entry);
             if bucket.waiting.as_ref().is_some_and(|(_, p)| *p == old.id) {
                 bucket.waiting = None;
             }
@@ -272,7 +275,15 @@ impl RoutingTable {
         if bucket.waiting.is_some() {
             return InsertOutcome::Rejected(RejectReason::BucketFull);
         }
-        let probe = bucket.entries[0].id;
+        let Some(probe) = bucket
+            .entries
+            .iter()
+            .min_by_key(|e| e.last_seen)
+            .map(|e| e.id)
+        else {
+            // Unreachable: the bucket is full and k >= 1.
+            return InsertOutcome::Rejected(RejectReason::BucketFull);
+        };
         bucket.waiting = Some((entry, probe));
         InsertOutcome::Probe { probe }
     }
@@ -301,7 +312,7 @@ impl RoutingTable {
         if !probed && e.failures < self.evict_after {
             return FailureOutcome::Marked;
         }
-        let old = bucket.entries.remove(pos);
+        let old = bucket.entries.swap_remove(pos);
         let waiting = bucket.waiting.take();
         self.len -= 1;
         self.ungroup(old.group);
@@ -334,7 +345,7 @@ impl RoutingTable {
         let Some((b, pos)) = self.find(id) else {
             return false;
         };
-        let old = self.buckets[b].entries.remove(pos);
+        let old = self.buckets[b].entries.swap_remove(pos);
         if self.buckets[b]
             .waiting
             .as_ref()
@@ -380,12 +391,18 @@ impl RoutingTable {
                 let dist = xor(&e.dist, &dw);
                 if e.failures == 0 {
                     scratch.push((dist, e.id));
-                } else if stale.len() < n {
+                } else {
                     stale.push((dist, e.id));
                 }
             }
+            let need = n - out.len();
+            if scratch.len() > need {
+                // Large buckets (big k): select the nearest `need` before sorting them.
+                scratch.select_nth_unstable(need - 1);
+                scratch.truncate(need);
+            }
             scratch.sort_unstable();
-            for (_, id) in scratch.iter().take(n - out.len()) {
+            for (_, id) in scratch.iter() {
                 out.push(*id);
             }
             if out.len() >= n {
