@@ -33,6 +33,8 @@ pub struct LinkConfig {
     pub inbox_capacity: usize,
     /// Largest message accepted by `send`.
     pub max_frame: usize,
+    /// Messages in flight on the whole network before new ones are dropped (and counted).
+    pub max_in_flight: usize,
 }
 
 impl Default for LinkConfig {
@@ -43,6 +45,7 @@ impl Default for LinkConfig {
             loss_ppm: 0,
             inbox_capacity: 65_536,
             max_frame: subspace_crypto::codec::MAX_DECODE_LEN,
+            max_in_flight: 1 << 20,
         }
     }
 }
@@ -60,6 +63,8 @@ pub struct NetStats {
     pub inbox_overflow: u64,
     /// Messages to a node that is not (or no longer) on the network.
     pub unroutable: u64,
+    /// Messages dropped because [`LinkConfig::max_in_flight`] were already in flight.
+    pub in_flight_overflow: u64,
 }
 
 struct Endpoint {
@@ -285,6 +290,10 @@ impl Transport for MemTransport {
             });
         }
         let cfg = net.config;
+        if net.in_flight.len() >= cfg.max_in_flight {
+            net.stats.in_flight_overflow += 1;
+            return Ok(());
+        }
         if cfg.loss_ppm > 0 && net.rng.next_u32() % 1_000_000 < cfg.loss_ppm {
             net.stats.lost += 1;
             return Ok(());
@@ -467,6 +476,24 @@ mod tests {
         // Connected + 2 messages fit; 3 messages overflow.
         assert_eq!(net.stats().inbox_overflow, 3);
         assert_eq!(net.stats().delivered, 2);
+    }
+
+    #[test]
+    fn in_flight_messages_are_bounded() {
+        let cfg = LinkConfig {
+            latency_min: Duration::from_millis(5),
+            latency_max: Duration::from_millis(5),
+            max_in_flight: 4,
+            ..LinkConfig::default()
+        };
+        let (_, net) = setup(cfg, 1);
+        let a = net.endpoint(id(1));
+        let _b = net.endpoint(id(2));
+        for _ in 0..10 {
+            a.send(id(2), vec![1]).unwrap();
+        }
+        assert_eq!(net.in_flight(), 4);
+        assert_eq!(net.stats().in_flight_overflow, 6);
     }
 
     #[tokio::test]
