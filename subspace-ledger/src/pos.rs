@@ -112,8 +112,17 @@ mod tests {
     fn garbage_proofs_are_refused_with_typed_errors() {
         let pk = Keypair::from_seed(&[1; 32]).public();
         let v = SubspacePos::default();
-        assert_eq!(v.verify_pledge(&pk, 1 << 30, 14, &[0; 32], b"junk"), Err(LedgerError::BadPledge));
-        assert_eq!(v.verify_block_proof(&pk, 0, 14, &[0; 32], &[0; 7]), Err(LedgerError::BadProof));
-        assert_eq!(v.verify_block_proof(&pk, 0, 14, &[0; 32], &[0; 14 * 8]), Err(LedgerError::BadProof));
+        assert_eq!(
+            v.verify_pledge(&pk, 1 << 30, 14, &[0; 32], b"junk"),
+            Err(LedgerError::BadPledge)
+        );
+        assert_eq!(
+            v.verify_block_proof(&pk, 0, 14, &[0; 32], &[0; 7]),
+            Err(LedgerError::BadProof)
+        );
+        assert_eq!(
+            v.verify_block_proof(&pk, 0, 14, &[0; 32], &[0; 14 * 8]),
+            Err(LedgerError::BadProof)
+        );
     }
 }

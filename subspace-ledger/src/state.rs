@@ -592,7 +592,9 @@ impl ChainState {
                     next_due,
                     interval_start_height: ctx.height,
                 };
-                ctx.space_time += u128::from(c.pledged_bytes) * u128::from(c.interval_secs);
+                ctx.space_time = ctx
+                    .space_time
+                    .saturating_add(u128::from(c.pledged_bytes) * u128::from(c.interval_secs));
                 self.set_host(cid, Some(state), j);
                 let prev = self.host_keys.insert(c.host, cid);
                 j.push(Change::HostKey(c.host, prev));
@@ -736,7 +738,7 @@ impl ChainState {
         if u128::from(paid) < cost {
             return Err(LedgerError::Underfunded { paid, cost });
         }
-        ctx.data_time += needed;
+        ctx.data_time = ctx.data_time.saturating_add(needed);
         Ok(())
     }
 

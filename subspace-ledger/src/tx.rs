@@ -257,7 +257,7 @@ impl Transaction {
         Ok(codec::encode(self)?.len())
     }
 
-    /// Decodes a transaction from untrusted bytes (at most `max_len`).
+    /// Decodes a transaction from untrusted bytes (at most [`crate::block::MAX_BLOCK_BYTES`]).
     pub fn decode(bytes: &[u8]) -> Result<Transaction> {
         Ok(codec::decode_bounded::<
             Transaction,
