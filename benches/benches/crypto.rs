@@ -21,7 +21,9 @@ fn signatures(c: &mut Criterion) {
     let msg = [0x5au8; 256];
     let sig = kp.sign(domain::RECORD, &msg);
     let mut g = c.benchmark_group("ed25519");
-    g.bench_function("sign_256B", |b| b.iter(|| kp.sign(domain::RECORD, black_box(&msg))));
+    g.bench_function("sign_256B", |b| {
+        b.iter(|| kp.sign(domain::RECORD, black_box(&msg)))
+    });
     g.bench_function("verify_256B", |b| {
         b.iter(|| pk.verify(domain::RECORD, black_box(&msg), &sig))
     });
@@ -44,7 +46,9 @@ fn wrapping(c: &mut Criterion) {
         });
     }
     let w = wrap_key(&key, &readers[0].public(), &mut rng).unwrap();
-    g.bench_function("unwrap", |b| b.iter(|| unwrap_key(black_box(&w), &readers[0])));
+    g.bench_function("unwrap", |b| {
+        b.iter(|| unwrap_key(black_box(&w), &readers[0]))
+    });
     g.finish();
 }
 

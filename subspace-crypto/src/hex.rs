@@ -36,7 +36,7 @@ fn nibble(c: u8) -> Result<u8> {
 /// ```
 pub fn decode(s: &str) -> Result<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(CryptoError::InvalidHex("odd length"));
     }
     s.chunks_exact(2)
