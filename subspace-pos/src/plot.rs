@@ -372,24 +372,67 @@ impl Plot {
         Ok((a, b))
     }
 
+    /// Reads table 7 entries `first .. first + n` (clamped to the table) in one read.
+    fn block7(&self, first: u64, n: u64) -> Result<Vec<(u64, u32)>, PosError> {
+        let t = self.tables[6];
+        let end = (first + n).min(t.count);
+        if first >= end {
+            return Ok(Vec::new());
+        }
+        let eb = t.entry_bits(7, self.k);
+        let (start_bit, end_bit) = (first * eb, end * eb);
+        let first_byte = start_bit / 8;
+        let mut buf = vec![0u8; (end_bit.div_ceil(8) - first_byte) as usize];
+        self.file.read_exact_at(&mut buf, t.offset + first_byte)?;
+        let k = u32::from(self.k);
+        let mut bit = start_bit % 8;
+        let mut out = Vec::with_capacity((end - first) as usize);
+        for _ in first..end {
+            let f = crate::bits::read_bits(&buf, bit, k);
+            let p = crate::bits::read_bits(&buf, bit + u64::from(k), t.width) as u32;
+            out.push((f, p));
+            bit += eb;
+        }
+        Ok(out)
+    }
+
+    /// Table 7 entries from the index block that may hold `target`, until f7 exceeds `hi`.
+    fn scan7(
+        &self,
+        target: u64,
+        hi: u64,
+        mut visit: impl FnMut(u64, u32) -> bool,
+    ) -> Result<(), PosError> {
+        let mut at = self.index_start(target);
+        loop {
+            let block = self.block7(at, INDEX_STRIDE)?;
+            if block.is_empty() {
+                return Ok(());
+            }
+            for &(f, p) in &block {
+                if f > hi || !visit(f, p) {
+                    return Ok(());
+                }
+            }
+            at += INDEX_STRIDE;
+        }
+    }
+
     fn entry7(&self, i: u64) -> Result<(u32, u32), PosError> {
         let (f, p) = self.fields(7, i)?;
         Ok((f as u32, p as u32))
     }
 
     fn first_f7_in_file(&self, lo: u64, hi: u64) -> Result<Option<u64>, PosError> {
-        let mut i = self.index_start(lo);
-        while i < self.tables[6].count {
-            let f = u64::from(self.entry7(i)?.0);
-            if f >= hi {
-                return Ok(None);
-            }
+        let mut found = None;
+        self.scan7(lo, hi.saturating_sub(1), |f, _| {
             if f >= lo {
-                return Ok(Some(f));
+                found = Some(f);
+                return false;
             }
-            i += 1;
-        }
-        Ok(None)
+            true
+        })?;
+        Ok(found.filter(|&f| f < hi))
     }
 
     /// A table 7 position at or before the first entry with f7 >= `target`.
@@ -410,16 +453,12 @@ impl Layout for Plot {
 
     fn f7_matches(&self, target: u64) -> Result<Vec<u32>, PosError> {
         let mut out = Vec::new();
-        let mut i = self.index_start(target);
-        while i < self.tables[6].count {
-            let (f, p) = self.entry7(i)?;
-            match u64::from(f).cmp(&target) {
-                core::cmp::Ordering::Less => {}
-                core::cmp::Ordering::Equal => out.push(p),
-                core::cmp::Ordering::Greater => break,
+        self.scan7(target, target, |f, p| {
+            if f == target {
+                out.push(p);
             }
-            i += 1;
-        }
+            true
+        })?;
         Ok(out)
     }
 

@@ -237,10 +237,14 @@ fn next_table(k: u8, t: usize, ys: &[u32], metas: &[u128]) -> Level {
     let parts: Vec<Level> = (0..pairs.div_ceil(per))
         .into_par_iter()
         .map(|task| {
+            // About one match per left entry: reserve that much so the hot loop never regrows.
+            let first = groups[task * per].1 as usize;
+            let last = groups[((task + 1) * per).min(pairs)].1 as usize;
+            let cap = (last - first) + (last - first) / 16 + 64;
             let mut out = Level {
-                ys: Vec::new(),
-                metas: Vec::new(),
-                back: Vec::new(),
+                ys: Vec::with_capacity(cap),
+                metas: Vec::with_capacity(if keep_meta { cap } else { 0 }),
+                back: Vec::with_capacity(cap),
             };
             let mut rmap = vec![0u16; K_BC as usize];
             let mut targets = [0u16; EXTRA_BITS_POW];
