@@ -7,8 +7,9 @@
 //! per challenge.
 //!
 //! Blocks that extend the best tip are validated completely at once. A block on a side branch
-//! is stored after cheap checks (known parent, height, signature) and validated completely
-//! only when its branch would become best: the chain then rolls its state back to the fork
+//! is stored after its header passes every rule its ancestors' headers decide (challenge,
+//! difficulty, proof of space, deadline, signature), and its transactions are validated only
+//! when its branch would become best: the chain then rolls its state back to the fork
 //! point and forward along the branch; if any branch block fails, the state returns to the
 //! old best chain exactly and the failing block is remembered as invalid.
 
@@ -17,10 +18,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use subspace_crypto::{BlockHash, Keypair};
 
 use crate::block::Block;
-use crate::consensus::quality_value;
+use crate::consensus::{derive_challenge, retarget};
 use crate::params::ConsensusParams;
 use crate::pos::ProofVerifier;
-use crate::state::{ChainState, ProofAnswer, ProposalInputs, Undo};
+use crate::state::{
+    ChainState, ExpectedHeader, ProofAnswer, ProposalInputs, Undo, check_header_against,
+};
 use crate::store::ChainStore;
 use crate::{LedgerError, Result};
 
@@ -49,7 +52,9 @@ struct Entry {
     parent: BlockHash,
     height: u64,
     work: u128,
-    quality: u64,
+    quality: [u8; 32],
+    timestamp: u64,
+    difficulty: u64,
 }
 
 /// A chain: the best chain's state, an index of known blocks, and the store holding them.
@@ -80,7 +85,9 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
                 parent: genesis.header.parent,
                 height: 0,
                 work: state.tip().work,
-                quality: quality_value(&genesis.header.quality),
+                quality: genesis.header.quality,
+                timestamp: genesis.header.timestamp,
+                difficulty: params.initial_difficulty,
             },
         );
         Ok(Chain {
@@ -186,7 +193,9 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
             work: parent
                 .work
                 .saturating_add(u128::from(block.header.difficulty)),
-            quality: quality_value(&block.header.quality),
+            quality: block.header.quality,
+            timestamp: block.header.timestamp,
+            difficulty: block.header.difficulty,
         };
         if block.header.parent == self.state.tip().hash {
             let undo = match self.state.apply_block(&block, &self.params, &self.pos, now) {
@@ -214,7 +223,10 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
         {
             return Err(LedgerError::TooDeep);
         }
-        block.header.verify_signature()?;
+        // Every header rule that needs only ancestors' headers, so that claiming work on a side
+        // branch costs a real proof of space, as on the best chain.
+        let expected = self.expected_after(&block.header.parent, &parent)?;
+        check_header_against(&block.header, &expected, &self.params, &self.pos, now)?;
         if self.side >= MAX_SIDE_BLOCKS {
             self.side_dropped += 1;
             return Err(LedgerError::TooDeep);
@@ -229,12 +241,50 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
         self.reorganise(hash, now)
     }
 
+    /// What a child of `parent` must carry, from the index (the same rules as
+    /// [`ChainState::next_challenge`] and [`ChainState::next_difficulty`]).
+    fn expected_after(&self, parent_hash: &BlockHash, parent: &Entry) -> Result<ExpectedHeader> {
+        let height = parent.height + 1;
+        let p = &self.params;
+        // Ancestors from the parent back, as far as either rule needs.
+        let need = p.challenge_window.max(p.retarget_window + 1).min(height);
+        let mut chain = Vec::with_capacity(need as usize);
+        let mut cur = *parent_hash;
+        for _ in 0..need {
+            let e = self.index.get(&cur).ok_or(LedgerError::TooDeep)?;
+            chain.push(e);
+            cur = e.parent;
+        }
+        let window = p.challenge_window.min(height) as usize;
+        let challenge = derive_challenge(height, chain.iter().take(window).map(|e| &e.quality));
+        let w = p.retarget_window;
+        let difficulty = if !height.is_multiple_of(w) || height <= w {
+            parent.difficulty
+        } else {
+            let start = chain.get(w as usize).ok_or(LedgerError::TooDeep)?;
+            retarget(
+                parent.difficulty,
+                parent.timestamp.saturating_sub(start.timestamp),
+                p.target_block_secs,
+                w,
+                p.max_retarget_factor,
+            )
+        };
+        Ok(ExpectedHeader {
+            height,
+            parent_timestamp: parent.timestamp,
+            challenge,
+            difficulty,
+        })
+    }
+
     fn better(&self, e: &Entry, hash: &BlockHash) -> bool {
         let tip = self.state.tip().hash;
         let Some(best) = self.index.get(&tip) else {
             return true;
         };
-        // More work; then better (lower) quality; then lower hash.
+        // More work; then the better proof (lower quality, as a 256-bit big-endian number);
+        // then the lower hash.
         (
             e.work,
             std::cmp::Reverse(e.quality),

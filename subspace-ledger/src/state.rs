@@ -390,34 +390,13 @@ impl ChainState {
         if h.parent != tip.hash {
             return Err(LedgerError::UnknownParent);
         }
-        if h.height != self.height() + 1 {
-            return Err(LedgerError::BadHeight);
-        }
-        if h.timestamp > now.saturating_add(params.max_future_drift_secs) {
-            return Err(LedgerError::FutureTimestamp);
-        }
-        if h.challenge != self.next_challenge(params) {
-            return Err(LedgerError::BadChallenge);
-        }
-        if h.difficulty != self.next_difficulty(params) {
-            return Err(LedgerError::BadDifficulty);
-        }
-        if h.k < params.min_k {
-            return Err(LedgerError::BadProof);
-        }
-        let q = pos.verify_block_proof(&h.farmer, h.plot_index, h.k, &h.challenge, &h.proof)?;
-        if q != h.quality {
-            return Err(LedgerError::BadProof);
-        }
-        let earliest = tip.timestamp.saturating_add(consensus::deadline(
-            &h.quality,
-            h.difficulty,
-            params.target_block_secs,
-        ));
-        if h.timestamp < earliest {
-            return Err(LedgerError::TooEarly);
-        }
-        h.verify_signature()
+        let expected = ExpectedHeader {
+            height: self.height() + 1,
+            parent_timestamp: tip.timestamp,
+            challenge: self.next_challenge(params),
+            difficulty: self.next_difficulty(params),
+        };
+        check_header_against(h, &expected, params, pos, now)
     }
 
     fn apply_inner(
@@ -1035,6 +1014,53 @@ impl ChainState {
             }
         }
     }
+}
+
+/// What a header must carry, as its parent's chain determines it.
+pub(crate) struct ExpectedHeader {
+    pub(crate) height: u64,
+    pub(crate) parent_timestamp: u64,
+    pub(crate) challenge: [u8; 32],
+    pub(crate) difficulty: u64,
+}
+
+/// Header rules given what the parent's chain expects: height, clock, challenge, difficulty,
+/// proof of space, deadline and signature (cheapest first).
+pub(crate) fn check_header_against(
+    h: &BlockHeader,
+    e: &ExpectedHeader,
+    params: &ConsensusParams,
+    pos: &impl ProofVerifier,
+    now: u64,
+) -> Result<()> {
+    if h.height != e.height {
+        return Err(LedgerError::BadHeight);
+    }
+    if h.timestamp > now.saturating_add(params.max_future_drift_secs) {
+        return Err(LedgerError::FutureTimestamp);
+    }
+    if h.challenge != e.challenge {
+        return Err(LedgerError::BadChallenge);
+    }
+    if h.difficulty != e.difficulty {
+        return Err(LedgerError::BadDifficulty);
+    }
+    if h.k < params.min_k {
+        return Err(LedgerError::BadProof);
+    }
+    let q = pos.verify_block_proof(&h.farmer, h.plot_index, h.k, &h.challenge, &h.proof)?;
+    if q != h.quality {
+        return Err(LedgerError::BadProof);
+    }
+    let earliest = e.parent_timestamp.saturating_add(consensus::deadline(
+        &h.quality,
+        h.difficulty,
+        params.target_block_secs,
+    ));
+    if h.timestamp < earliest {
+        return Err(LedgerError::TooEarly);
+    }
+    h.verify_signature()
 }
 
 /// The nexus output for a pending request at `uptime`, capped by the nexus balance.

@@ -153,3 +153,41 @@ fn an_invalid_branch_leaves_the_best_chain_untouched() {
         Err(LedgerError::UnknownParent)
     );
 }
+
+#[test]
+fn side_branch_headers_are_checked_like_best_chain_headers_across_retargets() {
+    // Retarget every 4 blocks: a side branch's expected difficulty and challenge come from the
+    // index, and must agree with what the state computes on the best chain.
+    let fa = vec![farmer(1, 4)];
+    let fb = vec![farmer(3, 9)];
+    let all: Vec<Farmer> = fa.iter().chain(&fb).cloned().collect();
+    let params = ConsensusParams {
+        retarget_window: 4,
+        initial_difficulty: 2,
+        ..params()
+    };
+    let g = genesis(&params, &[&Keypair::from_seed(&[50; 32])]);
+    let mut node = new_chain(&g, &params, ModelPos::new(&all));
+    let mut other = new_chain(&g, &params, ModelPos::new(&all));
+    let shared = extend(&mut other, &fb, 3);
+    feed(&mut node, &shared);
+    extend(&mut node, &fa, 14);
+    let branch = extend(&mut other, &fb, 14);
+    assert!(
+        branch.iter().any(|b| b.header.difficulty != 2),
+        "the branch crossed a retarget"
+    );
+    for b in &branch {
+        node.insert_block(b.clone(), NOW).unwrap();
+    }
+    // A side block with a forged difficulty (more claimed work) is refused before it is stored.
+    let mut forged = branch[13].clone();
+    forged.header.difficulty *= 4;
+    forged.header.sign(&fb[0].kp).unwrap();
+    let before = node.state().clone();
+    assert_eq!(
+        node.insert_block(forged, NOW),
+        Err(LedgerError::BadDifficulty)
+    );
+    assert_eq!(node.state(), &before);
+}
