@@ -44,14 +44,14 @@ impl VerifiedCache {
 
     /// Records that `id` verified.
     pub fn insert(&self, id: Hash256) {
-        if let Ok(mut g) = self.inner.lock() {
-            if g.set.insert(id) {
-                g.order.push_back(id);
-                while g.order.len() > self.capacity {
-                    if let Some(old) = g.order.pop_front() {
-                        g.set.remove(&old);
-                        g.evicted += 1;
-                    }
+        if let Ok(mut g) = self.inner.lock()
+            && g.set.insert(id)
+        {
+            g.order.push_back(id);
+            while g.order.len() > self.capacity {
+                if let Some(old) = g.order.pop_front() {
+                    g.set.remove(&old);
+                    g.evicted += 1;
                 }
             }
         }

@@ -20,6 +20,7 @@ use crate::{GossipError, Result};
 
 /// Something the node should know about: membership changes and proven faults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Event {
     /// A host joined (or rejoined after a failure or leave).
     Joined {
@@ -447,7 +448,8 @@ impl Gossip {
         let k = self.config.indirect_probes.max(1) as f64;
         let frac = ((c as f64) + 1.0).ln() / (k + 1.0).ln();
         let t = (max - (max - min) * frac).max(min);
-        Duration::from_secs_f64(t)
+        // Whole milliseconds, so that a caller's millisecond timer never wakes just short of it.
+        Duration::from_millis((t * 1000.0).ceil() as u64)
     }
 
     fn retransmit_limit(&self) -> u32 {
@@ -490,18 +492,17 @@ impl Gossip {
         let mut out = Vec::new();
         let mut budget = self.config.max_piggyback_bytes;
         let grace = self.config.protocol_period * 32;
-        if let Some(id) = &self.identity {
-            if now.saturating_duration_since(id.since) < grace {
-                if let Some(j) = self.latest_join(&self.me) {
-                    budget = budget.saturating_sub(j.encoded_len());
-                    out.push(j);
-                }
-            }
+        if let Some(id) = &self.identity
+            && now.saturating_duration_since(id.since) < grace
+            && let Some(j) = self.latest_join(&self.me)
+        {
+            budget = budget.saturating_sub(j.encoded_len());
+            out.push(j);
         }
-        if let Some(to) = to {
-            if let Some(m) = self.pool.get(&to) {
-                if m.status() == Status::Suspect {
-                    if let Some(s) = m
+        if let Some(to) = to
+            && let Some(m) = self.pool.get(&to)
+                && m.status() == Status::Suspect
+                    && let Some(s) = m
                         .statements()
                         .filter(|s| matches!(&s.statement, Statement::Suspect(x) if x.incarnation == m.incarnation()))
                         .last()
@@ -509,9 +510,6 @@ impl Gossip {
                         budget = budget.saturating_sub(s.encoded_len());
                         out.push(s.clone());
                     }
-                }
-            }
-        }
         let limit = self.retransmit_limit();
         out.extend(self.broadcasts.take(budget, limit));
         out
@@ -528,7 +526,7 @@ impl Gossip {
     fn sign_join(&mut self, now: Instant) -> Result<Signed> {
         let id = self.identity.as_ref().ok_or(GossipError::NotJoined)?;
         let st = Statement::Join(Join {
-            public_key: self.keypair.public(),
+            public_key: self.keypair.public().to_bytes(),
             contract: id.contract,
             pledged_bytes: id.pledged_bytes,
             incarnation: self.incarnation,
@@ -559,14 +557,18 @@ impl Gossip {
         if self.left || self.identity.is_none() {
             return;
         }
-        if let Err(e) = self.tick(now) {
-            // Only our own encodings can fail here; count rather than panic.
-            let _ = e;
+        self.tick(now);
+    }
+
+    /// Counts a failure of one of our own steps (only our own encodings can fail) and goes on,
+    /// so that one failed step never leaves a timer in the past.
+    fn step(&mut self, r: Result<()>) {
+        if r.is_err() {
             self.stats.messages_rejected += 1;
         }
     }
 
-    fn tick(&mut self, now: Instant) -> Result<()> {
+    fn tick(&mut self, now: Instant) {
         // Indirect probes once the direct one timed out.
         let indirect = match &self.probe {
             Some(p) if p.probers.is_empty() && now >= p.indirect_at && now < p.deadline => {
@@ -589,8 +591,11 @@ impl Gossip {
                     seq,
                 },
                 &self.keypair,
-            )?;
-            for p in &probers {
+            );
+            for (p, req) in probers
+                .iter()
+                .filter_map(|p| req.as_ref().ok().map(|r| (p, *r)))
+            {
                 let piggyback = self.piggyback(Some(*p), now);
                 self.send(
                     *p,
@@ -610,12 +615,13 @@ impl Gossip {
             }
         }
         // A probe that got no ack at all: suspect.
-        if let Some(p) = self.probe.clone() {
-            if now >= p.deadline {
-                self.probe = None;
-                self.lhm_up();
-                self.suspect(now, p)?;
-            }
+        if let Some(p) = self.probe.clone()
+            && now >= p.deadline
+        {
+            self.probe = None;
+            self.lhm_up();
+            let r = self.suspect(now, p);
+            self.step(r);
         }
         // Suspicion timers of our own: declare failed.
         let n = self.pool.len();
@@ -629,20 +635,26 @@ impl Gossip {
             .collect();
         for node in due {
             if let Some(s) = self.suspicions.remove(&node) {
-                self.declare_failed(now, node, s)?;
+                let r = self.declare_failed(now, node, s);
+                self.step(r);
             }
         }
         // Next probe.
         if self.next_probe_at.is_some_and(|t| now >= t) {
             self.periods += 1;
-            self.start_probe(now)?;
             self.next_probe_at = Some(now + self.scaled(self.config.protocol_period));
-            if self.periods % u64::from(self.config.anti_entropy_every.max(1)) == 0 {
+            let r = self.start_probe(now);
+            self.step(r);
+            if self
+                .periods
+                .is_multiple_of(u64::from(self.config.anti_entropy_every.max(1)))
+            {
                 self.start_anti_entropy();
             }
-            self.expire(now);
+            if self.periods.is_multiple_of(16) {
+                self.expire(now);
+            }
         }
-        Ok(())
     }
 
     fn start_probe(&mut self, now: Instant) -> Result<()> {
@@ -721,7 +733,7 @@ impl Gossip {
             about: p.target,
             incarnation,
             by: self.me,
-            at_ms: self.unix_ms(now),
+            at_ms: p.started_ms,
         });
         let signed = st.sign(&self.keypair)?;
         self.accept(now, signed, true).map(|_| ())
@@ -824,8 +836,14 @@ impl Gossip {
     }
 
     /// Whole entries for `nodes`, members ordered oldest news first, cut at the byte budget.
-    fn delta_for(&self, mut nodes: Vec<NodeId>) -> Vec<Signed> {
-        nodes.sort_by_key(|n| (self.pool.get(n).map_or(0, |m| m.last_ms), *n));
+    ///
+    /// The entries of the two parties come first: what each says about itself and what the
+    /// other says about it are what a partitioned node needs to refute and rejoin.
+    fn delta_for(&self, peer: NodeId, mut nodes: Vec<NodeId>) -> Vec<Signed> {
+        nodes.sort_by_key(|n| {
+            let party = *n == peer || *n == self.me;
+            (!party, self.pool.get(n).map_or(0, |m| m.last_ms), *n)
+        });
         let mut out = Vec::new();
         let mut used = 0usize;
         for n in nodes {
@@ -863,7 +881,7 @@ impl Gossip {
         if give.is_empty() && want.is_empty() {
             return;
         }
-        let statements = self.delta_for(give);
+        let statements = self.delta_for(from, give);
         self.send(
             from,
             Message {
@@ -983,7 +1001,7 @@ impl Gossip {
             Body::Delta { statements, want } => {
                 self.accept_all(now, statements, false);
                 if !want.is_empty() {
-                    let statements = self.delta_for(want);
+                    let statements = self.delta_for(from, want);
                     if !statements.is_empty() {
                         self.send(
                             from,
@@ -1088,7 +1106,7 @@ impl Gossip {
             return Ok(false);
         }
         let key: PublicKey = match st {
-            Statement::Join(j) => j.public_key,
+            Statement::Join(j) => j.key()?,
             other => self
                 .pool
                 .key_of(&other.author())
@@ -1120,37 +1138,42 @@ impl Gossip {
         let change = self.pool.insert(id, s.clone());
         let news = change.is_some();
         // A suspicion from another member confirms ours (Lifeguard's independent suspicions).
-        if let Some((by, inc)) = suspect_by {
-            if subject != self.me
-                && self
-                    .pool
-                    .get(&subject)
-                    .is_some_and(|m| m.status() == Status::Suspect && m.incarnation() == inc)
-            {
-                let first = s.statement.at_ms();
-                let sus = self.suspicions.entry(subject).or_insert_with(|| Suspicion {
-                    incarnation: inc,
-                    started: now,
-                    first_failed_ms: first,
-                    confirmers: BTreeSet::new(),
-                    probers: Vec::new(),
-                    mine: false,
-                });
-                if by != self.me {
-                    sus.confirmers.insert(by);
-                }
+        if let Some((by, inc)) = suspect_by
+            && subject != self.me
+            && self
+                .pool
+                .get(&subject)
+                .is_some_and(|m| m.status() == Status::Suspect && m.incarnation() == inc)
+        {
+            let first = s.statement.at_ms();
+            let sus = self.suspicions.entry(subject).or_insert_with(|| Suspicion {
+                incarnation: inc,
+                started: now,
+                first_failed_ms: first,
+                confirmers: BTreeSet::new(),
+                probers: Vec::new(),
+                mine: false,
+            });
+            if by != self.me {
+                sus.confirmers.insert(by);
             }
+            // The earliest failed probe anyone reported is when the subject's clock stops.
+            sus.first_failed_ms = sus.first_failed_ms.min(first);
         }
         if let Some(ch) = change {
             self.on_change(subject, ch);
-            if rebroadcast {
+            // Probe-borne news is always passed on. Anti-entropy news only when it changes the
+            // status of a member we already had (a healed partition's failures and refutations);
+            // re-announcing whole pools to a node that is catching up would be pure waste.
+            if rebroadcast || ch.before.is_some_and(|b| b != ch.after) {
                 self.broadcasts.push(s);
             }
         }
-        if let Some(inc) = about_me_inc {
-            if !self.left && inc >= self.incarnation {
-                self.refute(now, inc)?;
-            }
+        if let Some(inc) = about_me_inc
+            && !self.left
+            && inc >= self.incarnation
+        {
+            self.refute(now, inc)?;
         }
         Ok(news)
     }
@@ -1164,6 +1187,12 @@ impl Gossip {
 
     fn on_change(&mut self, node: NodeId, ch: Change) {
         let live_before = ch.before.is_some_and(Status::is_live);
+        if !live_before && ch.after.is_live() && node != self.me {
+            // SWIM: a new member goes to a random place in the probe order, so it is probed
+            // within one round rather than after the current round ends.
+            let at = sampling::below(&mut self.rng, self.probe_order.len() as u64 + 1) as usize;
+            self.probe_order.insert(at, node);
+        }
         if ch.before != Some(ch.after) {
             match ch.after {
                 Status::Alive if ch.before == Some(Status::Suspect) => self.emit(Event::Refuted {

@@ -77,6 +77,7 @@ type Key = (u64, Hash256);
 #[derive(Debug, Clone)]
 pub(crate) struct Member {
     pub(crate) join: Join,
+    pub(crate) key: PublicKey,
     statements: BTreeMap<Key, Signed>,
     /// `(incarnation, rank, effective_ms, id)` of the status-deciding statement.
     top: (u64, Rank, u64, Hash256),
@@ -107,7 +108,7 @@ impl Member {
     pub(crate) fn info(&self, node: NodeId) -> MemberInfo {
         MemberInfo {
             node,
-            public_key: self.join.public_key,
+            public_key: self.key,
             contract: self.join.contract,
             pledged_bytes: self.join.pledged_bytes,
             incarnation: self.incarnation(),
@@ -244,7 +245,7 @@ impl Pool {
 
     /// The identity key of `node`, if it is a member.
     pub fn key_of(&self, node: &NodeId) -> Option<PublicKey> {
-        self.members.get(node).map(|m| m.join.public_key)
+        self.members.get(node).map(|m| m.key)
     }
 
     /// The anti-entropy summary of `node`'s entry.
@@ -287,11 +288,13 @@ impl Pool {
         let Statement::Join(j) = &s.statement else {
             return None;
         };
+        let public_key = j.key().ok()?;
         if self.members.len() >= self.max_members && !self.evict_one() {
             return None;
         }
         let mut m = Member {
             join: j.clone(),
+            key: public_key,
             statements: BTreeMap::from([(key, s)]),
             top: (0, Rank::Alive, 0, Hash256::ZERO),
             join_key: (0, 0, Hash256::ZERO),
@@ -417,7 +420,7 @@ mod tests {
         };
         let st = match kind % 5 {
             0 => Statement::Join(Join {
-                public_key: ka.public(),
+                public_key: ka.public().to_bytes(),
                 contract: ContractId::default(),
                 pledged_bytes: 10,
                 incarnation: inc,

@@ -23,8 +23,10 @@ pub const MAX_EVIDENCE_PROBERS: usize = 16;
 /// A higher incarnation is also how a node refutes a suspicion or a failure about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Join {
-    /// The host's identity key; its `NodeId` is the SHA-256 of it.
-    pub public_key: PublicKey,
+    /// The host's identity key (ed25519, compressed); its `NodeId` is the SHA-256 of it. Kept
+    /// as bytes so that duplicates are dropped without a point decompression; parsed by
+    /// [`Join::key`] when the join is new.
+    pub public_key: [u8; 32],
     /// The storage contract the host serves under.
     pub contract: ContractId,
     /// Space pledged, in bytes (weights [`Gossip::sample_weighted`](crate::Gossip::sample_weighted)).
@@ -33,6 +35,19 @@ pub struct Join {
     pub incarnation: u64,
     /// Signing time, Unix milliseconds (the start of online time for uptime accounting).
     pub at_ms: u64,
+}
+
+impl Join {
+    /// The joining node's id: SHA-256 of its key, as `subspace-crypto` defines `NodeId`.
+    pub fn node_id(&self) -> NodeId {
+        NodeId(hash::sha256(&self.public_key))
+    }
+
+    /// The parsed identity key.
+    pub fn key(&self) -> Result<PublicKey> {
+        PublicKey::from_bytes(&self.public_key)
+            .map_err(|_| GossipError::Malformed("invalid public key".into()))
+    }
 }
 
 /// "I, `node`, leave the network" (graceful: stops the host's clock at `at_ms`).
@@ -55,7 +70,8 @@ pub struct Suspect {
     pub incarnation: u64,
     /// The suspecter, which is also the signer.
     pub by: NodeId,
-    /// Signing time, Unix milliseconds.
+    /// When the unanswered probe was sent, Unix milliseconds (a failure declared on this
+    /// suspicion stops the subject's clock no later than this).
     pub at_ms: u64,
 }
 
@@ -132,7 +148,7 @@ impl Statement {
     /// The node this statement is about.
     pub fn subject(&self) -> NodeId {
         match self {
-            Statement::Join(j) => j.public_key.node_id(),
+            Statement::Join(j) => j.node_id(),
             Statement::Leave(l) => l.node,
             Statement::Suspect(s) => s.about,
             Statement::Failure(f) => f.about,
@@ -143,7 +159,7 @@ impl Statement {
     /// The node that signed this statement.
     pub fn author(&self) -> NodeId {
         match self {
-            Statement::Join(j) => j.public_key.node_id(),
+            Statement::Join(j) => j.node_id(),
             Statement::Leave(l) => l.node,
             Statement::Suspect(s) => s.by,
             Statement::Failure(f) => f.by,
@@ -248,9 +264,20 @@ impl Signed {
         .map_err(|_| GossipError::BadSignature)
     }
 
-    /// Encoded size in bytes (for budgets).
+    /// Encoded size in bytes (for budgets), computed without encoding; a unit test checks it
+    /// against the codec for every variant.
     pub fn encoded_len(&self) -> usize {
-        codec::encode(self).map(|b| b.len()).unwrap_or(usize::MAX)
+        const ID: usize = 32;
+        let body = match &self.statement {
+            Statement::Join(_) => 32 + ID + 8 + 8 + 8,
+            Statement::Leave(_) => ID + 8 + 8,
+            Statement::Suspect(_) => ID + 8 + ID + 8,
+            Statement::Failure(f) => {
+                ID + 8 + ID + 8 + 8 + 8 + ID * f.evidence.indirect_probers.len() + 4
+            }
+            Statement::Fault(f) => ID + ID + 8 + 8 + f.proof.len(),
+        };
+        4 + body + 64
     }
 }
 
@@ -261,7 +288,7 @@ mod tests {
 
     fn join(kp: &Keypair, inc: u64) -> Statement {
         Statement::Join(Join {
-            public_key: kp.public(),
+            public_key: kp.public().to_bytes(),
             contract: ContractId::from_bytes([7; 32]),
             pledged_bytes: 1 << 30,
             incarnation: inc,
@@ -314,6 +341,50 @@ mod tests {
             signature: sig,
         };
         assert_eq!(s.verify(&kp.public()), Err(GossipError::BadSignature));
+    }
+
+    #[test]
+    fn encoded_len_matches_the_codec() {
+        let kp = Keypair::from_seed(&[1; 32]);
+        let (a, b) = (NodeId::from_bytes([1; 32]), NodeId::from_bytes([2; 32]));
+        let all = [
+            join(&kp, 1),
+            Statement::Leave(Leave {
+                node: a,
+                incarnation: 1,
+                at_ms: 2,
+            }),
+            Statement::Suspect(Suspect {
+                about: a,
+                incarnation: 1,
+                by: b,
+                at_ms: 2,
+            }),
+            Statement::Failure(Failure {
+                about: a,
+                incarnation: 1,
+                by: b,
+                at_ms: 3,
+                evidence: Evidence {
+                    first_failed_probe_ms: 2,
+                    indirect_probers: vec![a, b, a],
+                    confirmations: 2,
+                },
+            }),
+            Statement::Fault(Fault {
+                about: a,
+                by: b,
+                at_ms: 1,
+                proof: vec![7; 33],
+            }),
+        ];
+        for st in all {
+            let s = Signed {
+                statement: st,
+                signature: Signature::from_bytes([0; 64]),
+            };
+            assert_eq!(s.encoded_len(), codec::encode(&s).unwrap().len(), "{s:?}");
+        }
     }
 
     #[test]

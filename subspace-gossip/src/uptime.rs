@@ -96,7 +96,7 @@ mod tests {
 
     fn join(inc: u64, at: u64) -> Statement {
         Statement::Join(Join {
-            public_key: Keypair::from_seed(&[1; 32]).public(),
+            public_key: Keypair::from_seed(&[1; 32]).public().to_bytes(),
             contract: ContractId::default(),
             pledged_bytes: 1,
             incarnation: inc,
