@@ -26,12 +26,58 @@ impl F1 {
         F1 { k, key }
     }
 
-    /// f1(x) as a (k + 6)-bit value.
+    /// f1(x) as a (k + 6)-bit value, from one or two ChaCha8 blocks computed here (the
+    /// cipher object's setup and seek cost more than the two blocks for single values).
     pub(crate) fn eval(&self, x: u64) -> u64 {
-        let mut out = [0u64; 1];
-        let mut buf = Vec::new();
-        self.eval_range(x, &mut out, &mut buf);
-        out[0]
+        let k = u64::from(self.k);
+        let start = x * k;
+        let block = start / BLOCK_BITS;
+        let mut buf = [0u8; 136];
+        buf[..64].copy_from_slice(&self.block(block as u32));
+        let bit = start % BLOCK_BITS;
+        if bit + k > BLOCK_BITS {
+            buf[64..128].copy_from_slice(&self.block(block as u32 + 1));
+        }
+        (read_bits(&buf, bit, u32::from(self.k)) << EXTRA_BITS)
+            | (x >> (u32::from(self.k) - EXTRA_BITS))
+    }
+
+    /// ChaCha8 keystream block `counter` (RFC 8439 state layout with 8 rounds and a zero
+    /// nonce; counters stay below 2^32 for every supported k).
+    fn block(&self, counter: u32) -> [u8; 64] {
+        let mut input = [0u32; 16];
+        input[..4].copy_from_slice(&[0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574]);
+        for (w, chunk) in input[4..12].iter_mut().zip(self.key.chunks_exact(4)) {
+            *w = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+        input[12] = counter;
+        let mut x = input;
+        #[inline(always)]
+        fn qr(x: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
+            x[a] = x[a].wrapping_add(x[b]);
+            x[d] = (x[d] ^ x[a]).rotate_left(16);
+            x[c] = x[c].wrapping_add(x[d]);
+            x[b] = (x[b] ^ x[c]).rotate_left(12);
+            x[a] = x[a].wrapping_add(x[b]);
+            x[d] = (x[d] ^ x[a]).rotate_left(8);
+            x[c] = x[c].wrapping_add(x[d]);
+            x[b] = (x[b] ^ x[c]).rotate_left(7);
+        }
+        for _ in 0..4 {
+            qr(&mut x, 0, 4, 8, 12);
+            qr(&mut x, 1, 5, 9, 13);
+            qr(&mut x, 2, 6, 10, 14);
+            qr(&mut x, 3, 7, 11, 15);
+            qr(&mut x, 0, 5, 10, 15);
+            qr(&mut x, 1, 6, 11, 12);
+            qr(&mut x, 2, 7, 8, 13);
+            qr(&mut x, 3, 4, 9, 14);
+        }
+        let mut out = [0u8; 64];
+        for (i, chunk) in out.chunks_exact_mut(4).enumerate() {
+            chunk.copy_from_slice(&x[i].wrapping_add(input[i]).to_le_bytes());
+        }
+        out
     }
 
     /// f1 of `first_x ..` into `out`, reusing `buf` for keystream.
@@ -66,6 +112,7 @@ mod tests {
         let mut buf = Vec::new();
         f1.eval_range(123, &mut out, &mut buf);
         for (i, y) in out.iter().enumerate() {
+            // `eval` uses the block function here, `eval_range` the chacha20 crate.
             assert_eq!(*y, f1.eval(123 + i as u64));
             assert!(*y < 1 << 20);
         }
