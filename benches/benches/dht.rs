@@ -63,13 +63,16 @@ fn routing(c: &mut Criterion) {
         g.throughput(Throughput::Elements(1));
         let mut i = 0;
         let mut out = Vec::with_capacity(20);
-        g.bench_function(format!("closest 20 of {} entries, k={k}", table.len()), |b| {
-            b.iter(|| {
-                i = (i + 1) % targets.len();
-                table.closest_into(&targets[i], 20, &mut out);
-                black_box(out.len())
-            })
-        });
+        g.bench_function(
+            format!("closest 20 of {} entries, k={k}", table.len()),
+            |b| {
+                b.iter(|| {
+                    i = (i + 1) % targets.len();
+                    table.closest_into(&targets[i], 20, &mut out);
+                    black_box(out.len())
+                })
+            },
+        );
     }
     g.finish();
 }
@@ -80,7 +83,10 @@ fn lookup(c: &mut Criterion) {
     let setup = Instant::now();
     let mut sim = sim::Sim::new(10_000, &cfg, sim::NetConfig::default(), 7);
     sim.join_all(3, 10_000, 30_000_000);
-    eprintln!("10k-node network built in {:.1} s", setup.elapsed().as_secs_f64());
+    eprintln!(
+        "10k-node network built in {:.1} s",
+        setup.elapsed().as_secs_f64()
+    );
 
     let run_one = |sim: &mut sim::Sim| -> u32 {
         let i = sim.random_live();

@@ -35,7 +35,8 @@ fn node_with_pool(n: u32, config: Config) -> (Gossip, Vec<Keypair>, Instant) {
     let t0 = Instant::now();
     let me = key(u32::MAX);
     let mut g = Gossip::new(config, me, 1);
-    g.join(t0, UNIX0, ContractId::default(), 1 << 30, &[]).unwrap();
+    g.join(t0, UNIX0, ContractId::default(), 1 << 30, &[])
+        .unwrap();
     let keys: Vec<Keypair> = (0..n).map(key).collect();
     for chunk in keys.chunks(200) {
         let statements = chunk
@@ -52,7 +53,13 @@ fn node_with_pool(n: u32, config: Config) -> (Gossip, Vec<Keypair>, Instant) {
                 .unwrap()
             })
             .collect();
-        let msg = Message { body: Body::Delta { statements, want: vec![] }, piggyback: vec![] };
+        let msg = Message {
+            body: Body::Delta {
+                statements,
+                want: vec![],
+            },
+            piggyback: vec![],
+        };
         g.handle_message(t0, chunk[0].node_id(), msg).unwrap();
     }
     while g.poll_transmit().is_some() {}
@@ -64,14 +71,28 @@ fn handle_message(c: &mut Criterion) {
     let (mut g, keys, t0) = node_with_pool(1000, Config::default());
     let me = g.node_id();
     let mut group = c.benchmark_group("handle_message");
-    group.sample_size(10).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
     group.throughput(Throughput::Elements(1));
 
     let pings: Vec<(NodeId, Vec<u8>)> = (0..64u64)
         .map(|i| {
             let k = &keys[i as usize];
-            let p = SignedProbe::sign(Probe { from: k.node_id(), target: me, seq: i }, k).unwrap();
-            let m = Message { body: Body::Ping(p), piggyback: vec![] };
+            let p = SignedProbe::sign(
+                Probe {
+                    from: k.node_id(),
+                    target: me,
+                    seq: i,
+                },
+                k,
+            )
+            .unwrap();
+            let m = Message {
+                body: Body::Ping(p),
+                piggyback: vec![],
+            };
             (k.node_id(), m.encode().unwrap())
         })
         .collect();
@@ -94,11 +115,23 @@ fn handle_message(c: &mut Criterion) {
                     counter += 1;
                     let by = &keys[(counter % 997) as usize];
                     let about = keys[((counter * 7 + 1) % 997) as usize].node_id();
-                    let about = if about == by.node_id() { keys[998].node_id() } else { about };
-                    let s = Statement::Suspect(Suspect { about, incarnation: 1, by: by.node_id(), at_ms: UNIX0 + counter % 1000 })
-                        .sign(by)
-                        .unwrap();
-                    let m = Message { body: Body::News, piggyback: vec![s] };
+                    let about = if about == by.node_id() {
+                        keys[998].node_id()
+                    } else {
+                        about
+                    };
+                    let s = Statement::Suspect(Suspect {
+                        about,
+                        incarnation: 1,
+                        by: by.node_id(),
+                        at_ms: UNIX0 + counter % 1000,
+                    })
+                    .sign(by)
+                    .unwrap();
+                    let m = Message {
+                        body: Body::News,
+                        piggyback: vec![s],
+                    };
                     (by.node_id(), m.encode().unwrap())
                 })
                 .collect();
@@ -127,20 +160,32 @@ fn handle_message(c: &mut Criterion) {
             .unwrap()
         })
         .collect();
-    let dup_bytes = Message { body: Body::News, piggyback: dup }.encode().unwrap();
+    let dup_bytes = Message {
+        body: Body::News,
+        piggyback: dup,
+    }
+    .encode()
+    .unwrap();
     group.bench_function("duplicate_news", |b| {
-        b.iter(|| g.handle_bytes(t0, keys[0].node_id(), black_box(&dup_bytes)).unwrap())
+        b.iter(|| {
+            g.handle_bytes(t0, keys[0].node_id(), black_box(&dup_bytes))
+                .unwrap()
+        })
     });
     group.finish();
 
     let mut r = c.benchmark_group("reference");
-    r.sample_size(10).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    r.sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
     let k = &keys[0];
     let msg = [0x5au8; 80];
     let sig = k.sign(domain::GOSSIP, &msg);
     r.bench_function("ed25519_verify_plus_sign", |b| {
         b.iter(|| {
-            k.public().verify(domain::GOSSIP, black_box(&msg), &sig).unwrap();
+            k.public()
+                .verify(domain::GOSSIP, black_box(&msg), &sig)
+                .unwrap();
             black_box(k.sign(domain::GOSSIP, &msg))
         })
     });
@@ -148,13 +193,19 @@ fn handle_message(c: &mut Criterion) {
 }
 
 fn anti_entropy(c: &mut Criterion) {
-    let config = Config { max_digest_entries: 10_000, ..Config::default() };
+    let config = Config {
+        max_digest_entries: 10_000,
+        ..Config::default()
+    };
     let (mut g, keys, t0) = node_with_pool(10_000, config);
     let peer = keys[0].node_id();
     let summaries: Vec<DigestEntry> = g
         .pool()
         .members()
-        .map(|m| DigestEntry { node: m.node, summary: g.pool().summary(&m.node).unwrap_or_default() })
+        .map(|m| DigestEntry {
+            node: m.node,
+            summary: g.pool().summary(&m.node).unwrap_or_default(),
+        })
         .collect();
     let full = NodeId::from_bytes([0xff; 32]);
     // A peer that differs on 1% of entries (ordinary churn) ...
@@ -162,16 +213,30 @@ fn anti_entropy(c: &mut Criterion) {
     for e in churn.iter_mut().step_by(100) {
         e.summary.xor ^= 1;
     }
-    let churn = Message { body: Body::Digest(Digest { from: NodeId::default(), to: full, entries: churn }), piggyback: vec![] };
+    let churn = Message {
+        body: Body::Digest(Digest {
+            from: NodeId::default(),
+            to: full,
+            entries: churn,
+        }),
+        piggyback: vec![],
+    };
     // ... and a new node that holds only itself (the delta is cut at the byte budget).
     let fresh = Message {
-        body: Body::Digest(Digest { from: NodeId::default(), to: full, entries: summaries[..1].to_vec() }),
+        body: Body::Digest(Digest {
+            from: NodeId::default(),
+            to: full,
+            entries: summaries[..1].to_vec(),
+        }),
         piggyback: vec![],
     };
     let churn_bytes = churn.encode().unwrap();
     let fresh_bytes = fresh.encode().unwrap();
     let mut group = c.benchmark_group("anti_entropy");
-    group.sample_size(10).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
     group.bench_function("digest_10k_1pct_differ", |b| {
         b.iter(|| {
             g.handle_bytes(t0, peer, black_box(&churn_bytes)).unwrap();

@@ -16,8 +16,8 @@ use subspace_ledger::consensus::deadline;
 use subspace_ledger::economics;
 use subspace_ledger::tx::{Input, Transfer};
 use subspace_ledger::{
-    Address, ChainState, ConsensusParams, GenesisBuilder, LedgerError, ProofAnswer, ProofVerifier, ProposalInputs,
-    Transaction, TxOut,
+    Address, ChainState, ConsensusParams, GenesisBuilder, LedgerError, ProofAnswer, ProofVerifier,
+    ProposalInputs, Transaction, TxOut,
 };
 
 /// Stands in for `subspace-pos`: quality = SHA-256(key ‖ plot ‖ challenge). Its cost (one
@@ -25,13 +25,27 @@ use subspace_ledger::{
 struct ModelPos;
 
 impl ProofVerifier for ModelPos {
-    fn verify_block_proof(&self, pk: &PublicKey, i: u64, k: u8, c: &[u8; 32], p: &[u8]) -> Result<[u8; 32], LedgerError> {
+    fn verify_block_proof(
+        &self,
+        pk: &PublicKey,
+        i: u64,
+        k: u8,
+        c: &[u8; 32],
+        p: &[u8],
+    ) -> Result<[u8; 32], LedgerError> {
         if p != i.to_be_bytes() {
             return Err(LedgerError::BadProof);
         }
         Ok(hash::sha256_parts(&[&pk.to_bytes(), &i.to_be_bytes(), &[k], c]).0)
     }
-    fn verify_pledge(&self, _: &PublicKey, _: u64, _: u8, _: &[u8; 32], _: &[u8]) -> Result<(), LedgerError> {
+    fn verify_pledge(
+        &self,
+        _: &PublicKey,
+        _: u64,
+        _: u8,
+        _: &[u8; 32],
+        _: &[u8],
+    ) -> Result<(), LedgerError> {
         Err(LedgerError::BadPledge)
     }
 }
@@ -39,7 +53,9 @@ impl ProofVerifier for ModelPos {
 fn block_validation(c: &mut Criterion) {
     const N: usize = 1000;
     let params = ConsensusParams::default();
-    let payers: Vec<Keypair> = (0..N).map(|i| Keypair::from_seed(&hash::sha256(&(i as u64).to_be_bytes()).0)).collect();
+    let payers: Vec<Keypair> = (0..N)
+        .map(|i| Keypair::from_seed(&hash::sha256(&(i as u64).to_be_bytes()).0))
+        .collect();
     let mut g = GenesisBuilder::new(1_700_000_000, [1; 32]);
     for p in &payers {
         g = g.allocate(&p.public(), 1_000_000);
@@ -52,8 +68,14 @@ fn block_validation(c: &mut Criterion) {
         .map(|p| {
             let (op, out) = state.outputs_of(&Address::of(&p.public()))[0];
             let mut t = Transaction::Transfer(Transfer {
-                inputs: vec![Input { prev: op, public_key: p.public() }],
-                outputs: vec![TxOut::to_key(400_000, &to), TxOut::to_key(out.value - 400_000 - 5_000, &p.public())],
+                inputs: vec![Input {
+                    prev: op,
+                    public_key: p.public(),
+                }],
+                outputs: vec![
+                    TxOut::to_key(400_000, &to),
+                    TxOut::to_key(out.value - 400_000 - 5_000, &p.public()),
+                ],
                 signatures: vec![],
             });
             t.sign(&[p], None).unwrap();
@@ -62,26 +84,58 @@ fn block_validation(c: &mut Criterion) {
         .collect();
     let farmer = Keypair::from_seed(&[3; 32]);
     let challenge = state.next_challenge(&params);
-    let quality = ModelPos.verify_block_proof(&farmer.public(), 0, 20, &challenge, &0u64.to_be_bytes()).unwrap();
-    let ts = state.tip().timestamp + deadline(&quality, state.next_difficulty(&params), params.target_block_secs);
-    let answer = ProofAnswer { plot_index: 0, k: 20, proof: 0u64.to_be_bytes().to_vec(), quality };
-    let inputs = ProposalInputs { candidates: txs.clone(), ..Default::default() };
-    let block = state.propose(&params, &ModelPos, &farmer, answer, ts, &inputs).unwrap();
-    assert_eq!(block.transactions.len(), N + 1, "every transfer made it into the block");
+    let quality = ModelPos
+        .verify_block_proof(&farmer.public(), 0, 20, &challenge, &0u64.to_be_bytes())
+        .unwrap();
+    let ts = state.tip().timestamp
+        + deadline(
+            &quality,
+            state.next_difficulty(&params),
+            params.target_block_secs,
+        );
+    let answer = ProofAnswer {
+        plot_index: 0,
+        k: 20,
+        proof: 0u64.to_be_bytes().to_vec(),
+        quality,
+    };
+    let inputs = ProposalInputs {
+        candidates: txs.clone(),
+        ..Default::default()
+    };
+    let block = state
+        .propose(&params, &ModelPos, &farmer, answer, ts, &inputs)
+        .unwrap();
+    assert_eq!(
+        block.transactions.len(),
+        N + 1,
+        "every transfer made it into the block"
+    );
     let msgs: Vec<(PublicKey, Vec<u8>, subspace_crypto::Signature)> = txs
         .iter()
         .map(|t| {
-            let Transaction::Transfer(x) = t else { unreachable!() };
-            (x.inputs[0].public_key, t.signing_bytes().unwrap(), x.signatures[0])
+            let Transaction::Transfer(x) = t else {
+                unreachable!()
+            };
+            (
+                x.inputs[0].public_key,
+                t.signing_bytes().unwrap(),
+                x.signatures[0],
+            )
         })
         .collect();
 
     let mut g = c.benchmark_group("ledger");
-    g.sample_size(10).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
     g.bench_function("validate_block_1000_transfers", |b| {
         b.iter_batched(
             || state.clone(),
-            |mut s| s.apply_block(black_box(&block), &params, &ModelPos, u64::MAX / 2).unwrap(),
+            |mut s| {
+                s.apply_block(black_box(&block), &params, &ModelPos, u64::MAX / 2)
+                    .unwrap()
+            },
             BatchSize::LargeInput,
         )
     });
@@ -108,11 +162,15 @@ fn economics_100k_hosts(c: &mut Criterion) {
             (pledge, end)
         })
         .collect();
-    let data: Vec<(u128, u64)> = (0..HOSTS / 10).map(|i| (u128::from(3 * GB), t + 1 + i * 7)).collect();
+    let data: Vec<(u128, u64)> = (0..HOSTS / 10)
+        .map(|i| (u128::from(3 * GB), t + 1 + i * 7))
+        .collect();
     let stored = 20_000 * GB;
     let supply = 21_000_000_000_000_000u64;
     let mut g = c.benchmark_group("ledger");
-    g.sample_size(10).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
     g.bench_function("cos_and_water_level_100k_hosts", |b| {
         b.iter(|| {
             let s = economics::space_time(hosts.iter().copied(), t);
@@ -141,7 +199,8 @@ fn economics_100k_hosts(c: &mut Criterion) {
             for (i, (pledge, _)) in hosts.iter().enumerate() {
                 let avg_cos = economics::average_cos(cos.0 * 4320 + i as u128, 4320);
                 let util = economics::utilised(*pledge, level);
-                total += economics::nexus_payment(avg_cos, util, 2_592_000, 1_728_000 + i as u64).unwrap();
+                total += economics::nexus_payment(avg_cos, util, 2_592_000, 1_728_000 + i as u64)
+                    .unwrap();
             }
             black_box(total)
         })

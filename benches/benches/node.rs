@@ -39,7 +39,11 @@ async fn network(n: usize, ledger: &MemoryLedger) -> Vec<NodeHandle> {
     let mut keys = Vec::new();
     for i in 0..n {
         let kp = Keypair::from_seed(&[i as u8 + 1; 32]);
-        transports.push(TcpTransport::bind(kp.clone(), local, TcpConfig::default()).await.unwrap());
+        transports.push(
+            TcpTransport::bind(kp.clone(), local, TcpConfig::default())
+                .await
+                .unwrap(),
+        );
         keys.push(kp);
     }
     for i in 0..n {
@@ -94,7 +98,10 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
 }
 
 fn tcp_network(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let ledger = MemoryLedger::new();
     let owner = Keypair::from_seed(&[0xEE; 32]);
     let contract = ContractId::from_bytes([0xC0; 32]);
@@ -112,8 +119,9 @@ fn tcp_network(c: &mut Criterion) {
         let mut turn = 0usize;
         g.bench_with_input(BenchmarkId::new("put", size), &size, |b, _| {
             b.iter_custom(|iters| {
-                let recs: Vec<Record> =
-                    (0..iters).map(|_| record(&owner, contract, size, &mut rng)).collect();
+                let recs: Vec<Record> = (0..iters)
+                    .map(|_| record(&owner, contract, size, &mut rng))
+                    .collect();
                 let start = Instant::now();
                 for r in recs {
                     turn += 1;
@@ -204,7 +212,13 @@ fn store_writes(c: &mut Criterion) {
             b.iter(|| {
                 i += 1;
                 store
-                    .put(key(i), StoredEntry { body: body.clone(), meta: vec![0; 64] })
+                    .put(
+                        key(i),
+                        StoredEntry {
+                            body: body.clone(),
+                            meta: vec![0; 64],
+                        },
+                    )
                     .unwrap();
             })
         });
@@ -221,7 +235,8 @@ fn store_writes(c: &mut Criterion) {
                 let txn = db.begin_write().unwrap();
                 {
                     let mut t = txn.open_table(table).unwrap();
-                    t.insert(key(i).as_bytes().as_slice(), body.as_slice()).unwrap();
+                    t.insert(key(i).as_bytes().as_slice(), body.as_slice())
+                        .unwrap();
                 }
                 txn.commit().unwrap();
             })

@@ -23,7 +23,9 @@ fn challenge(i: u32) -> Challenge {
 }
 
 fn threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// The machine-independent yardstick: BLAKE3 of 2^20 separate 38-byte inputs (the size of
@@ -49,7 +51,9 @@ fn generate(c: &mut Criterion) {
     let mut g = c.benchmark_group("pos/generate");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
     for k in [16u8, 18, 20] {
-        g.bench_function(format!("k{k}_1thread"), |b| b.iter(|| Tables::generate(&id(), k).unwrap()));
+        g.bench_function(format!("k{k}_1thread"), |b| {
+            b.iter(|| Tables::generate(&id(), k).unwrap())
+        });
         let n = threads();
         g.bench_function(format!("k{k}_{n}threads"), |b| {
             b.iter(|| Tables::generate_threads(&id(), k, n).unwrap())
@@ -66,7 +70,12 @@ fn plot(c: &mut Criterion) {
     for k in [18u8, 20] {
         let path = dir.join(format!("bench-k{k}.pos"));
         g.bench_function(format!("k{k}_2threads_to_disk"), |b| {
-            b.iter(|| Plotter::new(k).threads(2).plot(&id(), &path, |_| {}).unwrap())
+            b.iter(|| {
+                Plotter::new(k)
+                    .threads(2)
+                    .plot(&id(), &path, |_| {})
+                    .unwrap()
+            })
         });
         if let Ok(m) = std::fs::metadata(&path) {
             println!("pos: our k={k} plot file: {} bytes", m.len());
@@ -79,7 +88,9 @@ fn plot(c: &mut Criterion) {
 /// Times chiapos's DiskPlotter at k = 18 and 20 with 2 threads, if chiapos is importable.
 fn chiapos_reference(dir: &std::path::Path) {
     let Ok(python) = std::env::var("CHIAPOS_PYTHON") else {
-        println!("pos: chiapos reference skipped (set CHIAPOS_PYTHON to a python with chiapos 2.0.12)");
+        println!(
+            "pos: chiapos reference skipped (set CHIAPOS_PYTHON to a python with chiapos 2.0.12)"
+        );
         return;
     };
     let script = r#"
@@ -97,7 +108,10 @@ print(f"{dt:.3f} {size}")
         let mut times = Vec::new();
         let mut size = String::new();
         for _ in 0..3 {
-            let out = Command::new(&python).args(["-c", script, &k.to_string()]).arg(dir).output();
+            let out = Command::new(&python)
+                .args(["-c", script, &k.to_string()])
+                .arg(dir)
+                .output();
             let Some(out) = out.ok().filter(|o| o.status.success()) else {
                 println!("pos: chiapos reference skipped ({python} cannot import chiapos)");
                 return;
@@ -109,7 +123,10 @@ print(f"{dt:.3f} {size}")
             size = parts.next().unwrap_or("").to_string();
         }
         times.sort_by(f64::total_cmp);
-        println!("pos: chiapos DiskPlotter k={k} 2 threads: median {:.3} s of {times:?}, file {size} bytes", times[1]);
+        println!(
+            "pos: chiapos DiskPlotter k={k} 2 threads: median {:.3} s of {times:?}, file {size} bytes",
+            times[1]
+        );
     }
 }
 
