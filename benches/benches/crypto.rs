@@ -6,6 +6,8 @@
 
 // criterion_group! generates undocumented public functions.
 #![allow(missing_docs)]
+// A benchmark harness, like a test: a setup failure should abort loudly.
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 

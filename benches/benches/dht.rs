@@ -5,9 +5,10 @@
 
 // criterion_group! generates undocumented public functions.
 #![allow(missing_docs)]
+// A benchmark harness, like a test: a setup failure should abort loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 // The simulator is the one the crate's tests use (a single thread, virtual clock, seeded).
-#[allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #[path = "../../subspace-dht/tests/sim/mod.rs"]
 mod sim;
 

@@ -12,6 +12,8 @@
 
 // criterion_group! generates undocumented public functions.
 #![allow(missing_docs)]
+// A benchmark harness, like a test: a setup failure should abort loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
