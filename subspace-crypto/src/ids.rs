@@ -2,7 +2,7 @@
 //!
 //! [`Hash256`] is a plain 32-byte digest. The newtypes over it say what a digest *names*, so a
 //! [`RecordKey`] cannot be passed where a [`NodeId`] is expected. They all print as lowercase
-//! hex and parse back with [`FromStr`](core::str::FromStr); all share the XOR metric
+//! hex and parse back with [`FromStr`]; all share the XOR metric
 //! ([`Hash256::distance`]) that Kademlia routes by.
 //!
 //! ```
