@@ -499,20 +499,29 @@ impl Gossip {
             budget = budget.saturating_sub(j.encoded_len());
             out.push(j);
         }
-        if let Some(to) = to
-            && let Some(m) = self.pool.get(&to)
-                && m.status() == Status::Suspect
-                    && let Some(s) = m
-                        .statements()
-                        .filter(|s| matches!(&s.statement, Statement::Suspect(x) if x.incarnation == m.incarnation()))
-                        .last()
-                    {
-                        budget = budget.saturating_sub(s.encoded_len());
-                        out.push(s.clone());
-                    }
+        if let Some(s) = to.and_then(|to| self.bad_news(&to)) {
+            budget = budget.saturating_sub(s.encoded_len());
+            out.push(s);
+        }
         let limit = self.retransmit_limit();
         out.extend(self.broadcasts.take(budget, limit));
         out
+    }
+
+    /// The statement that makes `node` suspect or failed in our view, if it is: what it must
+    /// hear to refute (Lifeguard's buddy system, extended to failures so a healed partition's
+    /// members learn of their own failure from the first message they get from the other side).
+    fn bad_news(&self, node: &NodeId) -> Option<Signed> {
+        let m = self.pool.get(node)?;
+        let inc = m.incarnation();
+        m.statements()
+            .filter(|s| match (&s.statement, m.status()) {
+                (Statement::Suspect(x), Status::Suspect) => x.incarnation == inc,
+                (Statement::Failure(x), Status::Failed) => x.incarnation == inc,
+                _ => false,
+            })
+            .last()
+            .cloned()
     }
 
     fn latest_join(&self, node: &NodeId) -> Option<Signed> {
@@ -645,6 +654,7 @@ impl Gossip {
             self.next_probe_at = Some(now + self.scaled(self.config.protocol_period));
             let r = self.start_probe(now);
             self.step(r);
+            self.gossip_to_the_dead();
             if self
                 .periods
                 .is_multiple_of(u64::from(self.config.anti_entropy_every.max(1)))
@@ -655,6 +665,30 @@ impl Gossip {
                 self.expire(now);
             }
         }
+    }
+
+    /// memberlist's "gossip to the dead": each period, tell one member we hold failed (not left)
+    /// that we did. A dead host ignores it; one cut off by a partition that has healed learns
+    /// of its failure, refutes, and answers (see `answer_partition`), which is how the halves
+    /// find each other again. One small message per period, whatever the number of failures.
+    fn gossip_to_the_dead(&mut self) {
+        let failed: Vec<NodeId> = self
+            .pool
+            .iter()
+            .filter(|(id, m)| **id != self.me && m.status() == Status::Failed)
+            .map(|(id, _)| *id)
+            .collect();
+        let Some(peer) = sampling::uniform(failed, 1, &mut self.rng).pop() else {
+            return;
+        };
+        let piggyback: Vec<Signed> = self.bad_news(&peer).into_iter().collect();
+        self.send(
+            peer,
+            Message {
+                body: Body::News,
+                piggyback,
+            },
+        );
     }
 
     fn start_probe(&mut self, now: Instant) -> Result<()> {
@@ -835,26 +869,42 @@ impl Gossip {
         );
     }
 
-    /// Whole entries for `nodes`, members ordered oldest news first, cut at the byte budget.
+    /// Entries for `nodes`: first every member's headlines (latest join and status-deciding
+    /// statement), then the rest of the same entries, each pass oldest news first and cut at
+    /// the byte budget.
     ///
-    /// The entries of the two parties come first: what each says about itself and what the
-    /// other says about it are what a partitioned node needs to refute and rejoin.
+    /// The two parties come first: what each says about itself and what the other says about
+    /// it are what a partitioned node needs to refute and rejoin. Headlines go before whole
+    /// entries because the entries of members that many suspected are large: after a healed
+    /// partition a budget's worth of old suspicions would otherwise crowd out the refutations.
     fn delta_for(&self, peer: NodeId, mut nodes: Vec<NodeId>) -> Vec<Signed> {
         nodes.sort_by_key(|n| {
             let party = *n == peer || *n == self.me;
             (!party, self.pool.get(n).map_or(0, |m| m.last_ms), *n)
         });
+        let budget = self.config.anti_entropy_budget;
         let mut out = Vec::new();
         let mut used = 0usize;
-        for n in nodes {
-            let Some(m) = self.pool.get(&n) else { continue };
-            let entry: Vec<&Signed> = m.statements().collect();
-            let size: usize = entry.iter().map(|s| s.encoded_len()).sum();
-            if used + size > self.config.anti_entropy_budget {
+        let mut whole = Vec::new();
+        for n in &nodes {
+            let Some(m) = self.pool.get(n) else { continue };
+            let head: Vec<&Signed> = m.entry().filter(|(h, _)| *h).map(|(_, s)| s).collect();
+            let size: usize = head.iter().map(|s| s.encoded_len()).sum();
+            if used + size > budget {
                 break;
             }
             used += size;
-            out.extend(entry.into_iter().cloned());
+            out.extend(head.into_iter().cloned());
+            whole.push(m);
+        }
+        for m in whole {
+            let rest: Vec<&Signed> = m.entry().filter(|(h, _)| !*h).map(|(_, s)| s).collect();
+            let size: usize = rest.iter().map(|s| s.encoded_len()).sum();
+            if used + size > budget {
+                break;
+            }
+            used += size;
+            out.extend(rest.into_iter().cloned());
         }
         out
     }
@@ -918,11 +968,58 @@ impl Gossip {
 
     fn dispatch(&mut self, now: Instant, from: NodeId, msg: Message) -> Result<()> {
         let rebroadcast = !matches!(msg.body, Body::Delta { .. });
+        let me = self.me;
+        let about_me = |s: &Signed| match &s.statement {
+            Statement::Suspect(x) => x.about == me,
+            Statement::Failure(x) => x.about == me,
+            _ => false,
+        };
+        let mut told_me_down = msg.piggyback.iter().any(about_me);
+        if let Body::Delta { statements, .. } = &msg.body {
+            told_me_down |= statements.iter().any(about_me);
+        }
         self.accept_all(now, msg.piggyback, rebroadcast);
         if self.left {
             return Ok(());
         }
-        match msg.body {
+        let r = self.dispatch_body(now, from, msg.body);
+        self.answer_partition(from, told_me_down);
+        r
+    }
+
+    /// Closes a healed partition pairwise. A member that told us we are suspect or failed gets
+    /// our latest join at once (fresh from the refutation, or already newer than its news), and
+    /// a member we hold failed that reached us gets the failure, so it refutes and answers with
+    /// its own join: the two sides restore each other in one round trip instead of waiting for
+    /// the news to be piggy-backed across.
+    fn answer_partition(&mut self, from: NodeId, told_me_down: bool) {
+        if from == self.me {
+            return;
+        }
+        let mut piggyback = Vec::new();
+        if told_me_down {
+            piggyback.extend(self.latest_join(&self.me));
+        }
+        if self
+            .pool
+            .get(&from)
+            .is_some_and(|m| m.status() == Status::Failed)
+        {
+            piggyback.extend(self.bad_news(&from));
+        }
+        if !piggyback.is_empty() {
+            self.send(
+                from,
+                Message {
+                    body: Body::News,
+                    piggyback,
+                },
+            );
+        }
+    }
+
+    fn dispatch_body(&mut self, now: Instant, from: NodeId, body: Body) -> Result<()> {
+        match body {
             Body::News => Ok(()),
             Body::Ping(p) => {
                 if p.body.from != from || p.body.target != self.me {
@@ -1162,6 +1259,23 @@ impl Gossip {
         }
         if let Some(ch) = change {
             self.on_change(subject, ch);
+            // A failure of a member we held alive (no suspicion of ours preceded it) may be news
+            // from the far side of a partition about a member that is up: tell it directly, so
+            // it refutes now rather than when the news reaches it by chance. A member that is
+            // really down costs one small message per node, once.
+            if ch.before == Some(Status::Alive)
+                && ch.after == Status::Failed
+                && subject != self.me
+                && s.statement.author() != self.me
+            {
+                self.send(
+                    subject,
+                    Message {
+                        body: Body::News,
+                        piggyback: vec![s.clone()],
+                    },
+                );
+            }
             // Probe-borne news is always passed on. Anti-entropy news only when it changes the
             // status of a member we already had (a healed partition's failures and refutations);
             // re-announcing whole pools to a node that is catching up would be pure waste.

@@ -105,6 +105,14 @@ impl Member {
         self.statements.values()
     }
 
+    /// Each statement with whether it is a headline: the latest join (the key) or the
+    /// status-deciding statement. The headlines alone settle a peer's view of the status.
+    pub(crate) fn entry(&self) -> impl Iterator<Item = (bool, &Signed)> {
+        self.statements
+            .iter()
+            .map(|((_, id), s)| (*id == self.top.3 || *id == self.join_key.2, s))
+    }
+
     pub(crate) fn info(&self, node: NodeId) -> MemberInfo {
         MemberInfo {
             node,

@@ -410,7 +410,6 @@ fn joined(n: usize, seed: u64, config: &Config) -> Sim {
 }
 
 #[test]
-#[ignore = "known failure: the healed halves do not reconcile within 60 periods yet (see BENCHMARKS.md, ## gossip)"]
 fn partitioned_half_rejoins_through_anti_entropy() {
     let seed = 21;
     let n = std::env::var("GOSSIP_SIM_PARTITION_N")
