@@ -22,7 +22,8 @@ pub struct Config {
     pub retransmit_mult: u32,
     /// Bytes of piggy-backed news one probe message may carry.
     pub max_piggyback_bytes: usize,
-    /// Run one Scuttlebutt anti-entropy exchange every this many protocol periods.
+    /// Run one Scuttlebutt anti-entropy exchange every this many protocol periods (unscaled by
+    /// local health, so a node Lifeguard slowed down still catches up at this pace).
     pub anti_entropy_every: u32,
     /// Largest digest (entries) one anti-entropy message carries; larger pools are covered by
     /// rotating windows of the id space.

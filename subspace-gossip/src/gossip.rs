@@ -139,6 +139,10 @@ pub struct Gossip {
     probe: Option<ProbeState>,
     probe_order: Vec<NodeId>,
     next_probe_at: Option<Instant>,
+    /// Anti-entropy runs on its own clock, not scaled by local health: a node that Lifeguard
+    /// slowed down (a degraded node, or one whose probes failed during a partition) is the one
+    /// that most needs to catch up, and a digest accuses nobody.
+    next_anti_entropy_at: Option<Instant>,
     periods: u64,
     relays: BTreeMap<(NodeId, u64), (NodeId, Instant)>,
     suspicions: BTreeMap<NodeId, Suspicion>,
@@ -180,6 +184,7 @@ impl Gossip {
             probe: None,
             probe_order: Vec::new(),
             next_probe_at: None,
+            next_anti_entropy_at: None,
             periods: 0,
             relays: BTreeMap::new(),
             suspicions: BTreeMap::new(),
@@ -348,6 +353,8 @@ impl Gossip {
         let period_ms = self.period_ms().max(1);
         let jitter = sampling::below(&mut self.rng, period_ms);
         self.next_probe_at = Some(now + Duration::from_millis(jitter));
+        self.next_anti_entropy_at =
+            Some(now + Duration::from_millis(jitter) + self.anti_entropy_interval());
         Ok(())
     }
 
@@ -378,6 +385,7 @@ impl Gossip {
         self.left = true;
         self.probe = None;
         self.next_probe_at = None;
+        self.next_anti_entropy_at = None;
         Ok(())
     }
 
@@ -417,6 +425,9 @@ impl Gossip {
         let mut take = |x: Instant| {
             t = Some(t.map_or(x, |c| c.min(x)));
         };
+        if let Some(x) = self.next_anti_entropy_at {
+            take(x);
+        }
         if let Some(p) = &self.probe {
             if p.probers.is_empty() {
                 take(p.indirect_at);
@@ -428,6 +439,10 @@ impl Gossip {
             take(s.started + self.suspicion_timeout(n, s.confirmers.len()));
         }
         t
+    }
+
+    fn anti_entropy_interval(&self) -> Duration {
+        self.config.protocol_period * self.config.anti_entropy_every.max(1)
     }
 
     fn period_ms(&self) -> u64 {
@@ -655,15 +670,13 @@ impl Gossip {
             let r = self.start_probe(now);
             self.step(r);
             self.gossip_to_the_dead();
-            if self
-                .periods
-                .is_multiple_of(u64::from(self.config.anti_entropy_every.max(1)))
-            {
-                self.start_anti_entropy();
-            }
             if self.periods.is_multiple_of(16) {
                 self.expire(now);
             }
+        }
+        if self.next_anti_entropy_at.is_some_and(|t| now >= t) {
+            self.next_anti_entropy_at = Some(now + self.anti_entropy_interval());
+            self.start_anti_entropy();
         }
     }
 
