@@ -7,6 +7,7 @@ mod error;
 mod f1;
 mod fx;
 mod id;
+mod park;
 mod pledge;
 mod plot;
 mod progress;
@@ -23,7 +24,7 @@ pub use pledge::{
     MAX_PLEDGE_PROOF_BYTES, PLEDGE_CHALLENGES, PLEDGE_MIN_K, PLEDGE_SLACK_BITS, PLEDGE_THRESHOLD,
     PledgeProof, PlotSet, nominal_plot_bytes, plot_count,
 };
-pub use plot::{Plot, PlotInfo, Plotter};
+pub use plot::{HEADER_BYTES, Plot, PlotInfo, Plotter};
 pub use progress::{Phase, Progress};
 pub use proof::{Proof, Quality};
 pub use tables::Tables;

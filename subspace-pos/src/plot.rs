@@ -1,30 +1,38 @@
 //! The plot file: writing it ([`Plotter`]), opening it with checksum verification ([`Plot`]),
-//! and reading only the few entries a challenge needs.
+//! and reading only the few parks a challenge needs.
 //!
-//! Format, version 1 (all integers little-endian):
+//! Format, version 2 (all integers little-endian):
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `SSPOSPLT` |
-//! | 8 | 2 | version, 1 |
+//! | 8 | 2 | version, 2 |
 //! | 10 | 1 | k |
 //! | 11 | 1 | reserved, 0 |
 //! | 12 | 32 | plot id |
-//! | 44 | 7 × 56 | per table 1..=7: offset u64, entries u64, field width u8, 7 zero bytes, BLAKE3 of the table's bytes |
-//! | 436 | 32 | BLAKE3 of bytes 0..436 |
-//! | 468 | … | tables, each bit-packed big-endian, padded to whole bytes |
+//! | 44 | 7 × 64 | per table 1..=7: section offset u64, section bytes u64, entries u64, position width u8, Rice parameter u8, 6 zero bytes, BLAKE3 of the section |
+//! | 492 | 32 | BLAKE3 of bytes 0..492 |
+//! | 524 | … | the seven table sections |
 //!
-//! Tables 1..=6 hold two fields per entry (children, smaller first; table 1 holds x values
-//! in k bits); table 7 holds f7 (k bits) then a position in table 6.
+//! A table section is a park directory followed by the park bodies. Each table is cut into
+//! parks of [`PARK`] entries; a directory entry is 24 bytes: the body's offset from the end of
+//! the directory (u64), the park's first value (u64), and the first 8 bytes of
+//! BLAKE3(body ‖ table number u8 ‖ park index u64). Tables 1..=6 store each entry's children
+//! as a line point (`hi·(hi−1)/2 + lo`, in which order the table is sorted); a park body holds
+//! the Rice-coded deltas of its entries after the first. Table 7 is sorted by f7; a park body
+//! holds the position in table 6 of every entry (fixed width), then the Rice-coded f7 deltas.
 
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::constants::{MAX_PLOT_K, MIN_K};
 use crate::error::PosError;
 use crate::id::{Challenge, PlotId};
+use crate::park::{BitSink, BitSource, PARK, best_rice, line_point, line_point_pair};
 use crate::progress::{Phase, Progress, report};
 use crate::proof::{Proof, Quality};
 use crate::prover::{self, Layout};
@@ -32,13 +40,15 @@ use crate::sort::bits_for;
 use crate::tables::Tables;
 
 const MAGIC: &[u8; 8] = b"SSPOSPLT";
-const VERSION: u16 = 1;
-const DESCRIPTOR: usize = 56;
+const VERSION: u16 = 2;
+const DESCRIPTOR: usize = 64;
 const HEADER_BODY: usize = 44 + 7 * DESCRIPTOR;
 /// Size of the header in bytes, including its checksum.
 pub const HEADER_BYTES: usize = HEADER_BODY + 32;
-/// Table 7 entries between two in-memory index points.
-const INDEX_STRIDE: u64 = 256;
+/// Bytes of one park directory entry.
+const DIR_ENTRY: usize = 24;
+/// Largest Rice parameter a reader accepts (deltas of 2·25-bit line points need < 50).
+const MAX_RICE: u32 = 56;
 
 /// Plots to disk: `Plotter::new(k).threads(n).plot(&id, path, |p| ...)`.
 #[derive(Clone, Debug)]
@@ -82,75 +92,124 @@ impl Plotter {
         path: impl AsRef<Path>,
         mut progress: impl FnMut(Progress) + Send,
     ) -> Result<PlotInfo, PosError> {
-        let tables = Tables::generate_with(plot_id, self.k, self.threads, &mut progress)?;
-        report(&mut progress, Phase::Write, 0);
-        let info = write_plot(&tables, path.as_ref())?;
-        report(&mut progress, Phase::Done, 0);
-        Ok(info)
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads)
+            .build()
+            .map_err(|e| PosError::Threads(e.to_string()))?;
+        let path = path.as_ref();
+        pool.install(|| {
+            let tables = Tables::generate_in_current_pool(plot_id, self.k, &mut progress)?;
+            report(&mut progress, Phase::Write, 0);
+            let info = write_plot(&tables, path)?;
+            report(&mut progress, Phase::Done, 0);
+            Ok(info)
+        })
     }
 }
 
-/// Packs big-endian bit fields into bytes.
-struct Packer {
-    out: Vec<u8>,
-    acc: u128,
-    bits: u32,
+/// Checksum of one park body, bound to its table and place.
+fn park_check(table: u8, park: u64, body: &[u8]) -> [u8; 8] {
+    // The body first, so BLAKE3 reads it in place rather than through its block buffer.
+    let mut h = blake3::Hasher::new();
+    h.update(body);
+    h.update(&[table]);
+    h.update(&park.to_le_bytes());
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    out
 }
 
-impl Packer {
-    fn with_capacity(bytes: usize) -> Packer {
-        Packer {
-            out: Vec::with_capacity(bytes),
-            acc: 0,
-            bits: 0,
-        }
-    }
+/// One encoded table section: directory and bodies.
+struct Section {
+    bytes: Vec<u8>,
+    count: u64,
+    width: u32,
+    rice: u32,
+}
 
-    fn push(&mut self, v: u64, n: u32) {
-        self.acc = (self.acc << n) | u128::from(v);
-        self.bits += n;
-        while self.bits >= 8 {
-            self.out.push((self.acc >> (self.bits - 8)) as u8);
-            self.bits -= 8;
-        }
+/// Builds a section from per-park (first value, body) pairs.
+fn section(table: u8, parks: Vec<(u64, Vec<u8>)>, count: u64, width: u32, rice: u32) -> Section {
+    let dir_len = parks.len() * DIR_ENTRY;
+    let body_len: usize = parks.iter().map(|p| p.1.len()).sum();
+    let mut bytes = Vec::with_capacity(dir_len + body_len);
+    let mut at = 0u64;
+    for (i, (first, body)) in parks.iter().enumerate() {
+        bytes.extend_from_slice(&at.to_le_bytes());
+        bytes.extend_from_slice(&first.to_le_bytes());
+        bytes.extend_from_slice(&park_check(table, i as u64, body));
+        at += body.len() as u64;
     }
-
-    fn finish(mut self) -> Vec<u8> {
-        if self.bits > 0 {
-            self.out.push((self.acc << (8 - self.bits)) as u8);
-        }
-        self.out
+    for (_, body) in &parks {
+        bytes.extend_from_slice(body);
+    }
+    Section {
+        bytes,
+        count,
+        width,
+        rice,
     }
 }
 
-/// Serialises tables into the version-1 format at `path`.
+/// Tables 1..=6: line points in parks, deltas Rice-coded.
+fn pair_section(table: u8, entries: &[[u32; 2]], width: u32) -> Section {
+    let points: Vec<u64> = entries.par_iter().map(|e| line_point(*e)).collect();
+    debug_assert!(points.windows(2).all(|w| w[0] < w[1]));
+    let deltas = || {
+        points
+            .chunks(PARK)
+            .flat_map(|c| c.windows(2).map(|w| w[1] - w[0]))
+    };
+    let rice = best_rice(deltas(), 2 * width);
+    let parks = points
+        .par_chunks(PARK)
+        .map(|c| {
+            let mut s = BitSink::with_capacity(c.len() * (rice as usize + 2) / 8 + 8);
+            for w in c.windows(2) {
+                s.rice(w[1] - w[0], rice);
+            }
+            (c[0], s.finish())
+        })
+        .collect();
+    section(table, parks, entries.len() as u64, width, rice)
+}
+
+/// Table 7: per park, the table-6 positions at fixed width, then the f7 deltas Rice-coded.
+fn table7_section(f7: &[u32], p7: &[u32], width: u32) -> Section {
+    let deltas = || {
+        f7.chunks(PARK)
+            .flat_map(|c| c.windows(2).map(|w| u64::from(w[1] - w[0])))
+    };
+    let rice = best_rice(deltas(), 32);
+    let parks = f7
+        .par_chunks(PARK)
+        .zip(p7.par_chunks(PARK))
+        .map(|(f, p)| {
+            let mut s = BitSink::with_capacity(f.len() * (width as usize + rice as usize + 2) / 8);
+            for &pos in p {
+                s.push(u64::from(pos), width);
+            }
+            for w in f.windows(2) {
+                s.rice(u64::from(w[1] - w[0]), rice);
+            }
+            (u64::from(f[0]), s.finish())
+        })
+        .collect();
+    section(7, parks, f7.len() as u64, width, rice)
+}
+
+/// Serialises tables into the version-2 format at `path`.
 pub(crate) fn write_plot(tables: &Tables, path: &Path) -> Result<PlotInfo, PosError> {
     let k = tables.k();
     let pairs = tables.pair_tables();
     let (f7, p7) = tables.table7();
-    let mut bodies: Vec<(Vec<u8>, u64, u8)> = Vec::with_capacity(7);
+    let mut sections: Vec<Section> = Vec::with_capacity(7);
     let mut prev = 1u64 << k;
-    for table in pairs.iter() {
-        let w = if bodies.is_empty() {
-            u32::from(k)
-        } else {
-            bits_for(prev)
-        };
-        let mut p = Packer::with_capacity(table.len() * 2 * w as usize / 8 + 1);
-        for e in table {
-            p.push(u64::from(e[0]), w);
-            p.push(u64::from(e[1]), w);
-        }
-        bodies.push((p.finish(), table.len() as u64, w as u8));
+    for (i, table) in pairs.iter().enumerate() {
+        let w = if i == 0 { u32::from(k) } else { bits_for(prev) };
+        sections.push(pair_section(i as u8 + 1, table, w));
         prev = table.len() as u64;
     }
-    let w = bits_for(prev);
-    let mut p = Packer::with_capacity(f7.len() * (usize::from(k) + w as usize) / 8 + 1);
-    for (f, pos) in f7.iter().zip(p7.iter()) {
-        p.push(u64::from(*f), u32::from(k));
-        p.push(u64::from(*pos), w);
-    }
-    bodies.push((p.finish(), f7.len() as u64, w as u8));
+    sections.push(table7_section(f7, p7, bits_for(prev)));
 
     let mut header = Vec::with_capacity(HEADER_BYTES);
     header.extend_from_slice(MAGIC);
@@ -158,16 +217,22 @@ pub(crate) fn write_plot(tables: &Tables, path: &Path) -> Result<PlotInfo, PosEr
     header.push(k);
     header.push(0);
     header.extend_from_slice(tables.plot_id().as_bytes());
+    let hashes: Vec<blake3::Hash> = sections
+        .par_iter()
+        .map(|s| blake3::hash(&s.bytes))
+        .collect();
     let mut offset = HEADER_BYTES as u64;
     let mut table_sizes = [0u64; 7];
-    for (i, (body, count, width)) in bodies.iter().enumerate() {
+    for (i, (s, hash)) in sections.iter().zip(hashes.iter()).enumerate() {
         header.extend_from_slice(&offset.to_le_bytes());
-        header.extend_from_slice(&count.to_le_bytes());
-        header.push(*width);
-        header.extend_from_slice(&[0; 7]);
-        header.extend_from_slice(blake3::hash(body).as_bytes());
-        offset += body.len() as u64;
-        table_sizes[i] = *count;
+        header.extend_from_slice(&(s.bytes.len() as u64).to_le_bytes());
+        header.extend_from_slice(&s.count.to_le_bytes());
+        header.push(s.width as u8);
+        header.push(s.rice as u8);
+        header.extend_from_slice(&[0; 6]);
+        header.extend_from_slice(hash.as_bytes());
+        offset += s.bytes.len() as u64;
+        table_sizes[i] = s.count;
     }
     let sum = blake3::hash(&header);
     header.extend_from_slice(sum.as_bytes());
@@ -177,8 +242,8 @@ pub(crate) fn write_plot(tables: &Tables, path: &Path) -> Result<PlotInfo, PosEr
     let tmp = PathBuf::from(tmp);
     let mut file = std::io::BufWriter::new(File::create(&tmp)?);
     file.write_all(&header)?;
-    for (body, _, _) in &bodies {
-        file.write_all(body)?;
+    for s in &sections {
+        file.write_all(&s.bytes)?;
     }
     file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     std::fs::rename(&tmp, path)?;
@@ -191,26 +256,32 @@ pub(crate) fn write_plot(tables: &Tables, path: &Path) -> Result<PlotInfo, PosEr
     })
 }
 
-/// Where one table lives in the file.
+/// Where one park lives and what it must hash to.
 #[derive(Clone, Copy, Debug)]
+struct ParkRef {
+    /// File offset of the body.
+    start: u64,
+    /// File offset just past the body.
+    end: u64,
+    /// The park's first value (line point, or f7 for table 7).
+    first: u64,
+    check: [u8; 8],
+}
+
+/// One table as read from the header and its directory.
+#[derive(Clone, Debug, Default)]
 struct TableRef {
-    offset: u64,
     count: u64,
     width: u32,
+    rice: u32,
+    /// Values of this table's entries must stay below this (children positions or x).
+    limit: u64,
+    parks: Vec<ParkRef>,
 }
 
-impl TableRef {
-    fn entry_bits(&self, table: usize, k: u8) -> u64 {
-        if table == 7 {
-            u64::from(k) + u64::from(self.width)
-        } else {
-            2 * u64::from(self.width)
-        }
-    }
-}
-
-/// An open plot file. Opening verifies every checksum; proving reads a few entries per
-/// challenge and re-verifies each proof, so damage is reported, never turned into a proof.
+/// An open plot file. Opening verifies every checksum; every park read later is checked
+/// against its own checksum, and every proof is verified before it is returned, so damage
+/// is reported, never turned into a proof or a quality.
 #[derive(Debug)]
 pub struct Plot {
     file: File,
@@ -218,13 +289,18 @@ pub struct Plot {
     plot_id: PlotId,
     k: u8,
     tables: [TableRef; 7],
-    /// Every `INDEX_STRIDE`-th f7 value of table 7.
-    index: Vec<u32>,
     bytes: u64,
 }
 
+fn le64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(a)
+}
+
 impl Plot {
-    /// Opens a plot, checking its header and the BLAKE3 checksum of every table.
+    /// Opens a plot, checking its header, the BLAKE3 checksum of every table section and the
+    /// consistency of every park directory.
     pub fn open(path: impl AsRef<Path>) -> Result<Plot, PosError> {
         let path = path.as_ref().to_path_buf();
         let file = File::open(&path)?;
@@ -246,78 +322,93 @@ impl Plot {
         }
         let mut id = [0u8; 32];
         id.copy_from_slice(&header[12..44]);
-        let mut tables = [TableRef {
-            offset: 0,
-            count: 0,
-            width: 0,
-        }; 7];
+        let mut tables: [TableRef; 7] = Default::default();
         let mut expected_offset = HEADER_BYTES as u64;
         let mut prev = 1u64 << k;
+        let mut buf = vec![0u8; 1 << 20];
         for (i, t) in tables.iter_mut().enumerate() {
             let d = &header[44 + i * DESCRIPTOR..44 + (i + 1) * DESCRIPTOR];
-            let le = |b: &[u8]| {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                u64::from_le_bytes(a)
-            };
-            *t = TableRef {
-                offset: le(&d[..8]),
-                count: le(&d[8..16]),
-                width: u32::from(d[16]),
-            };
+            let (offset, size, count) = (le64(&d[..8]), le64(&d[8..16]), le64(&d[16..24]));
+            let (width, rice) = (u32::from(d[24]), u32::from(d[25]));
             let want_width = if i == 0 { u32::from(k) } else { bits_for(prev) };
-            if t.offset != expected_offset || t.width != want_width || t.count > 2 << k {
+            let parks = count.div_ceil(PARK as u64);
+            let dir_len = parks * DIR_ENTRY as u64;
+            if offset != expected_offset
+                || width != want_width
+                || rice > MAX_RICE
+                || count > 2 << k
+                || size < dir_len
+            {
                 return Err(PosError::Corrupt("table descriptor"));
             }
-            let size = (t.count * t.entry_bits(i + 1, k)).div_ceil(8);
-            let end = t
-                .offset
+            let end = offset
                 .checked_add(size)
-                .ok_or(PosError::Corrupt("table descriptor"))?;
-            if end > len {
-                return Err(PosError::Corrupt("file truncated"));
-            }
+                .filter(|&e| e <= len)
+                .ok_or(PosError::Corrupt("file truncated"))?;
+            let mut dir = Vec::with_capacity(dir_len as usize);
             let mut hasher = blake3::Hasher::new();
-            let mut buf = vec![0u8; 1 << 20];
-            let mut at = t.offset;
+            let mut at = offset;
             while at < end {
                 let n = ((end - at) as usize).min(buf.len());
                 file.read_exact_at(&mut buf[..n], at)?;
                 hasher.update(&buf[..n]);
+                let want = (dir_len as usize).saturating_sub(dir.len()).min(n);
+                dir.extend_from_slice(&buf[..want]);
                 at += n as u64;
             }
-            if hasher.finalize().as_bytes()[..] != d[24..56] {
+            if hasher.finalize().as_bytes()[..] != d[32..64] {
                 return Err(PosError::Corrupt("table checksum"));
             }
+            let body_start = offset + dir_len;
+            let mut refs = Vec::with_capacity(parks as usize);
+            for (p, e) in dir.chunks_exact(DIR_ENTRY).enumerate() {
+                let start = body_start
+                    .checked_add(le64(&e[..8]))
+                    .ok_or(PosError::Corrupt("park directory"))?;
+                let end_p = match dir.get((p + 1) * DIR_ENTRY..(p + 2) * DIR_ENTRY) {
+                    Some(next) => body_start
+                        .checked_add(le64(next))
+                        .ok_or(PosError::Corrupt("park directory"))?,
+                    None => end,
+                };
+                let mut check = [0u8; 8];
+                check.copy_from_slice(&e[16..24]);
+                let first = le64(&e[8..16]);
+                let sorted = refs.last().is_none_or(|r: &ParkRef| r.first <= first);
+                if start > end_p || end_p > end || (p == 0 && start != body_start) || !sorted {
+                    return Err(PosError::Corrupt("park directory"));
+                }
+                refs.push(ParkRef {
+                    start,
+                    end: end_p,
+                    first,
+                    check,
+                });
+            }
+            *t = TableRef {
+                count,
+                width,
+                rice,
+                limit: prev,
+                parks: refs,
+            };
             expected_offset = end;
-            prev = t.count;
+            prev = count;
         }
         if expected_offset != len {
             return Err(PosError::Corrupt("trailing bytes"));
         }
-        let mut plot = Plot {
+        Ok(Plot {
             file,
             path,
             plot_id: PlotId::from_bytes(id),
             k,
             tables,
-            index: Vec::new(),
             bytes: len,
-        };
-        let mut index = Vec::with_capacity((tables[6].count / INDEX_STRIDE + 1) as usize);
-        let mut i = 0;
-        while i < tables[6].count {
-            index.push(plot.entry7(i)?.0);
-            i += INDEX_STRIDE;
-        }
-        if index.windows(2).any(|w| w[0] > w[1]) {
-            return Err(PosError::Corrupt("table 7 not sorted"));
-        }
-        plot.index = index;
-        Ok(plot)
+        })
     }
 
-    /// Quality strings of every proof this plot has for `challenge` (reads about 7 entries each).
+    /// Quality strings of every proof this plot has for `challenge` (reads 7 parks each).
     pub fn qualities(&self, challenge: &Challenge) -> Result<Vec<Quality>, PosError> {
         prover::qualities(self, challenge)
     }
@@ -347,98 +438,84 @@ impl Plot {
         &self.path
     }
 
-    /// Reads the raw bits of entry `i` of `table` (1..=7) as two fields.
-    fn fields(&self, table: usize, i: u64) -> Result<(u64, u64), PosError> {
-        let t = self.tables[table - 1];
-        if i >= t.count {
+    /// Reads park `p` of `table` (1..=7) and checks it against its checksum.
+    fn park(&self, table: usize, p: usize) -> Result<(&TableRef, ParkRef, Vec<u8>), PosError> {
+        let t = &self.tables[table - 1];
+        let r = *t
+            .parks
+            .get(p)
+            .ok_or(PosError::Corrupt("position out of range"))?;
+        let mut body = vec![0u8; (r.end - r.start) as usize];
+        self.file.read_exact_at(&mut body, r.start)?;
+        if park_check(table as u8, p as u64, &body) != r.check {
+            return Err(PosError::Corrupt("park checksum"));
+        }
+        Ok((t, r, body))
+    }
+
+    /// Entry `i` of pair table `table` (1..=6): its children, smaller first.
+    fn entry(&self, table: usize, i: u64) -> Result<[u32; 2], PosError> {
+        if i >= self.tables[table - 1].count {
             return Err(PosError::Corrupt("position out of range"));
         }
-        let eb = t.entry_bits(table, self.k);
-        let start = i * eb;
-        let first_byte = start / 8;
-        let last_byte = (start + eb).div_ceil(8);
-        let mut buf = [0u8; 16];
-        let n = (last_byte - first_byte) as usize;
-        self.file
-            .read_exact_at(&mut buf[..n], t.offset + first_byte)?;
-        let w1 = if table == 7 {
-            u32::from(self.k)
-        } else {
-            t.width
-        };
-        let bit = start % 8;
-        let a = crate::bits::read_bits(&buf, bit, w1);
-        let b = crate::bits::read_bits(&buf, bit + u64::from(w1), t.width);
-        Ok((a, b))
+        let (t, r, body) = self.park(table, (i / PARK as u64) as usize)?;
+        let mut src = BitSource::new(&body);
+        let mut point = r.first;
+        for _ in 0..i % PARK as u64 {
+            point = point
+                .checked_add(src.rice(t.rice)?)
+                .ok_or(PosError::Corrupt("line point out of range"))?;
+        }
+        match line_point_pair(point) {
+            Some(pair) if u64::from(pair[1]) < t.limit => Ok(pair),
+            _ => Err(PosError::Corrupt("line point out of range")),
+        }
     }
 
-    /// Reads table 7 entries `first .. first + n` (clamped to the table) in one read.
-    fn block7(&self, first: u64, n: u64) -> Result<Vec<(u64, u32)>, PosError> {
-        let t = self.tables[6];
-        let end = (first + n).min(t.count);
-        if first >= end {
-            return Ok(Vec::new());
+    /// Decodes table 7's park `p` in f7 order, handing each (f7, position in table 6) to
+    /// `visit` until it returns false; positions are read only for entries visited.
+    /// Returns whether `visit` asked to go on.
+    fn park7(&self, p: usize, visit: &mut impl FnMut(u64, u32) -> bool) -> Result<bool, PosError> {
+        let (t, r, body) = self.park(7, p)?;
+        let n = (t.count - (p * PARK) as u64).min(PARK as u64);
+        let width = u64::from(t.width);
+        let mut deltas = BitSource::new(&body);
+        deltas.seek(n * width);
+        let mut positions = BitSource::new(&body);
+        let mut f = r.first;
+        for j in 0..n {
+            if j > 0 {
+                f = f
+                    .checked_add(deltas.rice(t.rice)?)
+                    .ok_or(PosError::Corrupt("f7 out of range"))?;
+            }
+            positions.seek(j * width);
+            let pos = positions.read(t.width)?;
+            if pos >= t.limit {
+                return Err(PosError::Corrupt("position out of range"));
+            }
+            if !visit(f, pos as u32) {
+                return Ok(false);
+            }
         }
-        let eb = t.entry_bits(7, self.k);
-        let (start_bit, end_bit) = (first * eb, end * eb);
-        let first_byte = start_bit / 8;
-        let mut buf = vec![0u8; (end_bit.div_ceil(8) - first_byte) as usize];
-        self.file.read_exact_at(&mut buf, t.offset + first_byte)?;
-        let k = u32::from(self.k);
-        let mut bit = start_bit % 8;
-        let mut out = Vec::with_capacity((end - first) as usize);
-        for _ in first..end {
-            let f = crate::bits::read_bits(&buf, bit, k);
-            let p = crate::bits::read_bits(&buf, bit + u64::from(k), t.width) as u32;
-            out.push((f, p));
-            bit += eb;
-        }
-        Ok(out)
+        Ok(true)
     }
 
-    /// Table 7 entries from the index block that may hold `target`, until f7 exceeds `hi`.
+    /// Table 7 entries from the park that may hold `lo` on, until f7 exceeds `hi` or `visit`
+    /// says stop.
     fn scan7(
         &self,
-        target: u64,
+        lo: u64,
         hi: u64,
         mut visit: impl FnMut(u64, u32) -> bool,
     ) -> Result<(), PosError> {
-        let mut at = self.index_start(target);
-        loop {
-            let block = self.block7(at, INDEX_STRIDE)?;
-            if block.is_empty() {
-                return Ok(());
-            }
-            for &(f, p) in &block {
-                if f > hi || !visit(f, p) {
-                    return Ok(());
-                }
-            }
-            at += INDEX_STRIDE;
+        let parks = &self.tables[6].parks;
+        let mut p = parks.partition_point(|r| r.first < lo).saturating_sub(1);
+        let mut go_on = |f: u64, pos: u32| f <= hi && visit(f, pos);
+        while p < parks.len() && self.park7(p, &mut go_on)? {
+            p += 1;
         }
-    }
-
-    fn entry7(&self, i: u64) -> Result<(u32, u32), PosError> {
-        let (f, p) = self.fields(7, i)?;
-        Ok((f as u32, p as u32))
-    }
-
-    fn first_f7_in_file(&self, lo: u64, hi: u64) -> Result<Option<u64>, PosError> {
-        let mut found = None;
-        self.scan7(lo, hi.saturating_sub(1), |f, _| {
-            if f >= lo {
-                found = Some(f);
-                return false;
-            }
-            true
-        })?;
-        Ok(found.filter(|&f| f < hi))
-    }
-
-    /// A table 7 position at or before the first entry with f7 >= `target`.
-    fn index_start(&self, target: u64) -> u64 {
-        let block = self.index.partition_point(|&f| u64::from(f) < target);
-        block.saturating_sub(1) as u64 * INDEX_STRIDE
+        Ok(())
     }
 }
 
@@ -463,11 +540,21 @@ impl Layout for Plot {
     }
 
     fn first_f7_in(&self, lo: u64, hi: u64) -> Result<Option<u64>, PosError> {
-        self.first_f7_in_file(lo, hi)
+        let mut found = None;
+        self.scan7(lo, hi.saturating_sub(1), |f, _| {
+            if f >= lo {
+                found = Some(f);
+                return false;
+            }
+            true
+        })?;
+        Ok(found.filter(|&f| f < hi))
     }
 
     fn pair(&self, table: usize, pos: u32) -> Result<[u32; 2], PosError> {
-        let (a, b) = self.fields(table, u64::from(pos))?;
-        Ok([a as u32, b as u32])
+        if !(1..=6).contains(&table) {
+            return Err(PosError::Corrupt("position out of range"));
+        }
+        self.entry(table, u64::from(pos))
     }
 }

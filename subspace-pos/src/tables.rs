@@ -55,14 +55,23 @@ impl Tables {
         threads: usize,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<Tables, PosError> {
-        if !(MIN_K..=MAX_PLOT_K).contains(&k) {
-            return Err(PosError::UnsupportedK(k));
-        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .map_err(|e| PosError::Threads(e.to_string()))?;
-        pool.install(|| Ok(build(plot_id, k, progress)))
+        pool.install(|| Tables::generate_in_current_pool(plot_id, k, progress))
+    }
+
+    /// Builds the tables on the rayon pool this is called from (the plotter's).
+    pub(crate) fn generate_in_current_pool(
+        plot_id: &PlotId,
+        k: u8,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Tables, PosError> {
+        if !(MIN_K..=MAX_PLOT_K).contains(&k) {
+            return Err(PosError::UnsupportedK(k));
+        }
+        Ok(build(plot_id, k, progress))
     }
 
     /// The plot id these tables were built for.

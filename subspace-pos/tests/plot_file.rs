@@ -2,7 +2,9 @@
 #![allow(clippy::unwrap_used)] // helpers outside #[test] functions parse fixed data
 
 use proptest::prelude::*;
-use subspace_pos::{Challenge, Phase, Plot, PlotId, Plotter, PosError, Proof, Tables, verify};
+use subspace_pos::{
+    Challenge, HEADER_BYTES, Phase, Plot, PlotId, Plotter, PosError, Proof, Tables, verify,
+};
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("subspace-pos-test-{}", std::process::id()));
@@ -61,7 +63,7 @@ fn flipped_bytes_are_reported_never_proven() {
     let original = std::fs::read(&path).unwrap();
     let len = original.len();
     let bad = tmp("corrupt.pos");
-    // Header, table descriptors, every table's body, last byte.
+    // Header, table descriptors, park directories, every table's parks, last byte.
     let spots = [
         0,
         9,
@@ -71,7 +73,9 @@ fn flipped_bytes_are_reported_never_proven() {
         100,
         300,
         440,
-        470,
+        500,
+        HEADER_BYTES,
+        HEADER_BYTES + 30,
         len / 7,
         len / 3,
         len / 2,
@@ -98,15 +102,17 @@ fn flipped_bytes_are_reported_never_proven() {
     std::fs::write(&bad, b"short").unwrap();
     assert!(matches!(Plot::open(&bad), Err(PosError::NotAPlot)));
 
-    // Damage after open: every answer is an error or a proof that verifies.
+    // Damage after open: every answer is an error or a proof that verifies, and every
+    // quality answer is an error or exactly the undamaged plot's (parks carry checksums).
     std::fs::write(&bad, &original).unwrap();
     let plot = Plot::open(&bad).unwrap();
+    let clean = Plot::open(&path).unwrap();
     let mut bytes = original.clone();
-    for at in (500..len).step_by(7) {
+    for at in (HEADER_BYTES..len).step_by(997) {
         bytes[at] ^= 0x5a;
     }
     std::fs::write(&bad, &bytes).unwrap();
-    let mut errors = 0;
+    let (mut errors, mut quality_errors) = (0, 0);
     for i in 0..300 {
         let c = challenge(i);
         match plot.prove(&c) {
@@ -118,9 +124,16 @@ fn flipped_bytes_are_reported_never_proven() {
             Err(PosError::Corrupt(_)) => errors += 1,
             Err(e) => panic!("unexpected error {e}"),
         }
-        let _ = plot.qualities(&c);
+        match plot.qualities(&c) {
+            Ok(q) => assert_eq!(q, clean.qualities(&c).unwrap()),
+            Err(PosError::Corrupt(_)) => quality_errors += 1,
+            Err(e) => panic!("unexpected error {e}"),
+        }
     }
-    assert!(errors > 0);
+    assert!(
+        errors > 0 && quality_errors > 0,
+        "{errors} {quality_errors}"
+    );
     std::fs::remove_file(&path).unwrap();
     std::fs::remove_file(&bad).unwrap();
 }
