@@ -9,6 +9,10 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Instant;
     /// Unix seconds, for timestamps that get signed (receipts, records).
     fn unix_secs(&self) -> u64;
+    /// Unix milliseconds, for signed timestamps that need finer grain (fetch deadlines).
+    fn unix_ms(&self) -> u64 {
+        self.unix_secs().saturating_mul(1000)
+    }
 }
 
 /// The operating system's clocks.
@@ -24,6 +28,12 @@ impl Clock for SystemClock {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
+    }
+
+    fn unix_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 }
 
@@ -58,6 +68,12 @@ impl Clock for ManualClock {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         g.1 + g.2.as_secs()
     }
+
+    fn unix_ms(&self) -> u64 {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let elapsed = u64::try_from(g.2.as_millis()).unwrap_or(u64::MAX);
+        g.1.saturating_mul(1000).saturating_add(elapsed)
+    }
 }
 
 #[cfg(test)]
@@ -73,5 +89,6 @@ mod tests {
         c2.advance(Duration::from_millis(2500));
         assert_eq!(c.now(), start + Duration::from_millis(2500));
         assert_eq!(c.unix_secs(), 1_700_000_002);
+        assert_eq!(c.unix_ms(), 1_700_000_002_500);
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
-use subspace_crypto::{ContractId, Hash256, Keypair, NodeId, RecordKey, codec, hash};
+use subspace_crypto::{ContractId, Hash256, Keypair, NodeId, RecordKey, codec};
 use subspace_dht::{Announcement, Dht, DhtConfig, HolderKind, QueryId};
 use subspace_gossip::Gossip;
 use subspace_record::{Receipt, Record};
@@ -27,12 +27,14 @@ use crate::message::{FetchHeader, Message, NodeMessage, PutStep, SignedFetchHead
 use crate::store::{RecordStore, StoredEntry};
 use crate::transport::TransportEvent;
 use crate::validators::{
-    FaultProof, FetchFaultValidator, MAX_FAULT_BODY, ReceiptValidator, check_served,
+    FaultProof, FetchFaultValidator, ReceiptValidator, build_fault_proof, check_served,
 };
 use crate::{NodeError, Result};
 
 /// Peers whose reply time a host remembers to rank holders.
 const MAX_RTT_PEERS: usize = 4096;
+/// Timed-out fetches remembered so that a reply arriving after all can still be judged.
+const MAX_LATE_FETCHES: usize = 1024;
 
 /// Settings of a [`Host`].
 #[derive(Clone, Debug)]
@@ -117,6 +119,8 @@ pub struct HostStats {
     pub bad_replies: u64,
     /// Holder replies that timed out.
     pub slow_replies: u64,
+    /// Bad replies for which no compact fault proof exists (the holder is only avoided).
+    pub unproven_bad_replies: u64,
     /// Messages dropped because the outbox was full.
     pub outbox_dropped: u64,
     /// Operations refused because too many were running.
@@ -128,7 +132,9 @@ pub struct HostStats {
 /// What a host keeps next to each replica: every holder's receipt, for self-healing.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct HolderMeta {
-    record_hash: Hash256,
+    /// Piece leaves of the padded record ([`crate::pieces::padded_leaves`]): what this host
+    /// commits to, piece by piece, when it serves its replica.
+    record_leaves: Vec<Hash256>,
     receipts: Vec<Vec<u8>>,
 }
 
@@ -216,6 +222,7 @@ pub struct Host<S: RecordStore> {
     job_of_req: BTreeMap<u64, u64>,
     healing: BTreeSet<RecordKey>,
     rtt: BTreeMap<NodeId, Duration>,
+    late_fetches: VecDeque<(u64, NodeId, RecordKey)>,
     cache: RecordCache,
     stats: HostStats,
 }
@@ -266,6 +273,7 @@ impl<S: RecordStore> Host<S> {
             job_of_req: BTreeMap::new(),
             healing: BTreeSet::new(),
             rtt: BTreeMap::new(),
+            late_fetches: VecDeque::new(),
             stats: HostStats::default(),
         }
     }
@@ -561,9 +569,11 @@ impl<S: RecordStore> Host<S> {
                         }
                     }
                     // Prefer the fastest seen; unknown peers after known ones, in id order.
-                    let rtt = &self.rtt;
-                    replicas.sort_by_key(|n| (rtt.get(n).copied().unwrap_or(Duration::MAX), *n));
-                    caches.sort_by_key(|n| (rtt.get(n).copied().unwrap_or(Duration::MAX), *n));
+                    // A peer never asked ranks as if it answered at the timeout; one that was
+                    // late or wrong ranks last.
+                    let (rtt, unknown) = (&self.rtt, self.cfg.fetch_timeout);
+                    replicas.sort_by_key(|n| (rtt.get(n).copied().unwrap_or(unknown), *n));
+                    caches.sort_by_key(|n| (rtt.get(n).copied().unwrap_or(unknown), *n));
                     let local = self.store.contains(
                         &self
                             .gets
@@ -579,14 +589,12 @@ impl<S: RecordStore> Host<S> {
                     self.next_holder(now, op);
                 }
                 Some(QueryPurpose::MutableHolders(job)) => {
-                    let me = self.me;
-                    if let Some(j) = self.jobs.get_mut(&job) {
-                        j.preferred = holders
-                            .iter()
-                            .filter(|h| h.kind == HolderKind::Replica && h.node != me)
-                            .map(|h| h.node)
-                            .collect();
-                    }
+                    let found: Vec<NodeId> = holders
+                        .iter()
+                        .filter(|h| h.kind == HolderKind::Replica)
+                        .map(|h| h.node)
+                        .collect();
+                    self.add_old_holders(job, &found);
                     self.dispatch(now, job);
                 }
                 _ => {}
@@ -668,10 +676,17 @@ impl<S: RecordStore> Host<S> {
                 }
             }
             NodeMessage::Holders { key, receipts } => self.on_holders(key, &receipts),
-            NodeMessage::Fetch { req, key } => self.on_fetch(from, req, key),
-            NodeMessage::FetchReply { req, header, bytes } => {
-                self.on_fetch_reply(now, from, req, &header, &bytes)
-            }
+            NodeMessage::Fetch {
+                req,
+                key,
+                deadline_ms,
+            } => self.on_fetch(from, req, key, deadline_ms),
+            NodeMessage::FetchReply {
+                req,
+                header,
+                bytes,
+                record_leaves,
+            } => self.on_fetch_reply(now, from, req, &header, &bytes, &record_leaves),
             NodeMessage::FetchMissing { req } => {
                 if let Some(op) = self.fetches.remove(&req) {
                     if let Some(g) = self.gets.get_mut(&op) {
@@ -748,7 +763,15 @@ impl<S: RecordStore> Host<S> {
             },
         );
         if record.is_mutable() {
-            // A newer version goes to the hosts holding the older ones.
+            // A newer version goes to every host holding an older one: those this coordinator
+            // knows from its own copy's holder set, and those the DHT knows.
+            if let Some(meta) = previous
+                .as_ref()
+                .and_then(|p| codec::decode::<HolderMeta>(&p.meta).ok())
+            {
+                let old: Vec<NodeId> = meta.holders().into_keys().collect();
+                self.add_old_holders(job, &old);
+            }
             match self.dht.find_holders(now, key) {
                 Ok(q) => {
                     self.queries.insert(q, QueryPurpose::MutableHolders(job));
@@ -825,7 +848,7 @@ impl<S: RecordStore> Host<S> {
             .encode()
             .map_err(|e| (PutStep::Store, e.to_string()))?;
         let meta = HolderMeta {
-            record_hash: hash::sha256(bytes),
+            record_leaves: crate::pieces::padded_leaves(bytes),
             receipts: vec![own],
         };
         let meta = codec::encode(&meta).map_err(|e| (PutStep::Store, e.to_string()))?;
@@ -857,7 +880,35 @@ impl<S: RecordStore> Host<S> {
             .ok()
     }
 
-    /// Sends `Replicate` to enough new hosts to reach R (counting those still answering).
+    /// Adds live holders of an older version to a mutable put's targets (the client too, if it
+    /// holds one), up to what one holder set can carry.
+    fn add_old_holders(&mut self, job: u64, holders: &[NodeId]) {
+        let me = self.me;
+        let live: BTreeSet<NodeId> = self.gossip.live_members().into_iter().collect();
+        let Some(j) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        for n in holders {
+            if *n == me || !live.contains(n) || j.preferred.contains(n) {
+                continue;
+            }
+            if j.preferred.len() + 1 >= crate::message::MAX_RECEIPTS {
+                break;
+            }
+            j.preferred.push(*n);
+            if let JobKind::Put { client, .. } = j.kind
+                && client == *n
+                && !j.waiting.values().any(|(w, _)| w == n)
+            {
+                j.tried.remove(n);
+            }
+        }
+    }
+
+    /// Sends `Replicate` to every holder of an older version not yet asked and to enough new
+    /// hosts to reach R (counting those still answering); announces once R receipts are in
+    /// (for a mutable update, once every older holder has answered or timed out too, so none
+    /// is left serving a stale version).
     fn dispatch(&mut self, now: Instant, job: u64) {
         let r = self.cfg.replicas;
         let Some(j) = self.jobs.get(&job) else {
@@ -867,24 +918,27 @@ impl<S: RecordStore> Host<S> {
             return;
         }
         let have = j.receipts.len();
-        if have >= r {
-            return self.announce_job(now, job);
-        }
-        let need = r - have - j.waiting.len().min(r - have);
         let mut targets: Vec<NodeId> = j
             .preferred
             .iter()
             .filter(|n| !j.tried.contains(n))
             .copied()
             .collect();
-        targets.truncate(need);
-        if targets.len() < need {
+        if have >= r && targets.is_empty() {
+            if j.preferred.is_empty() || j.waiting.is_empty() {
+                return self.announce_job(now, job);
+            }
+            return;
+        }
+        let need = r.saturating_sub(have + j.waiting.len() + targets.len());
+        if need > 0 {
             // Weighted sampling (by pledged space) among live members not yet asked.
+            let want = targets.len() + need;
             let pool = self
                 .gossip
                 .sample_weighted(need + j.tried.len() + targets.len(), &mut self.rng);
             for n in pool {
-                if targets.len() >= need {
+                if targets.len() >= want {
                     break;
                 }
                 if !j.tried.contains(&n) && !targets.contains(&n) {
@@ -1121,26 +1175,43 @@ impl<S: RecordStore> Host<S> {
 
     // ---- get: holders and clients ----
 
-    fn on_fetch(&mut self, from: NodeId, req: u64, key: RecordKey) {
+    fn on_fetch(&mut self, from: NodeId, req: u64, key: RecordKey, deadline_ms: u64) {
+        let received_ms = self.clock.unix_ms();
+        if received_ms > deadline_ms {
+            // The requester has moved on; answering now would only sign an admission of
+            // lateness for a delay this host did not cause.
+            return;
+        }
         let pk = self.keypair.public();
-        let reply = if let Some((entry, meta)) = self.store.get(&key).ok().flatten().and_then(|e| {
+        let found = if let Some((entry, meta)) = self.store.get(&key).ok().flatten().and_then(|e| {
             let m = codec::decode::<HolderMeta>(&e.meta).ok()?;
             Some((e, m))
         }) {
-            FetchHeader::new(pk, key, meta.record_hash, &entry.body, true)
-                .sign(&self.keypair)
-                .ok()
-                .map(|h| (h, entry.body))
-        } else if let Some(bytes) = self.cache.get(&key).map(<[u8]>::to_vec) {
-            FetchHeader::new(pk, key, hash::sha256(&bytes), &bytes, false)
-                .sign(&self.keypair)
-                .ok()
-                .map(|h| (h, bytes))
+            Some((entry.body, meta.record_leaves, true))
         } else {
-            None
+            self.cache.get(&key).map(|bytes| {
+                let bytes = bytes.to_vec();
+                let leaves = crate::pieces::leaves(&bytes);
+                (bytes, leaves, false)
+            })
         };
+        // Stamped after the store read: a slow disk shows up in the signed times.
+        let served_ms = self.clock.unix_ms();
+        let reply = found.and_then(|(bytes, leaves, is_replica)| {
+            let record_root = crate::pieces::root(&leaves)?;
+            FetchHeader::new(pk, key, record_root, &bytes, is_replica)
+                .timed(deadline_ms, received_ms, served_ms)
+                .sign(&self.keypair)
+                .ok()
+                .map(|h| (h, bytes, leaves))
+        });
         let msg = match reply {
-            Some((header, bytes)) => NodeMessage::FetchReply { req, header, bytes },
+            Some((header, bytes, record_leaves)) => NodeMessage::FetchReply {
+                req,
+                header,
+                bytes,
+                record_leaves,
+            },
             None => NodeMessage::FetchMissing { req },
         };
         self.send(from, msg);
@@ -1184,7 +1255,17 @@ impl<S: RecordStore> Host<S> {
             g.current = Some((next, req, now + self.cfg.fetch_timeout));
             let key = g.key;
             self.fetches.insert(req, op);
-            self.send(next, NodeMessage::Fetch { req, key });
+            let deadline_ms = self.clock.unix_ms().saturating_add(
+                u64::try_from(self.cfg.fetch_timeout.as_millis()).unwrap_or(u64::MAX),
+            );
+            self.send(
+                next,
+                NodeMessage::Fetch {
+                    req,
+                    key,
+                    deadline_ms,
+                },
+            );
             return;
         }
     }
@@ -1196,8 +1277,17 @@ impl<S: RecordStore> Host<S> {
         req: u64,
         header: &SignedFetchHeader,
         bytes: &[u8],
+        record_leaves: &[Hash256],
     ) {
+        let authentic = header.header.host.node_id() == from && header.verify().is_ok();
         let Some(op) = self.fetches.remove(&req) else {
+            // Perhaps an answer to a fetch that already timed out: judge its lateness.
+            if let Some(pos) = self.late_fetches.iter().position(|(r, _, _)| *r == req) {
+                let late = self.late_fetches.remove(pos);
+                if authentic && late.is_some_and(|(_, n, k)| n == from && k == header.header.key) {
+                    self.report_late(now, from, header);
+                }
+            }
             return;
         };
         let Some(g) = self.gets.get_mut(&op) else {
@@ -1214,7 +1304,6 @@ impl<S: RecordStore> Host<S> {
         if self.rtt.len() < MAX_RTT_PEERS || self.rtt.contains_key(&from) {
             self.rtt.insert(from, now.saturating_duration_since(sent));
         }
-        let authentic = header.header.host.node_id() == from && header.verify().is_ok();
         let checked = if authentic {
             check_served(header, bytes, &g.key, self.cfg.layers)
         } else {
@@ -1232,21 +1321,50 @@ impl<S: RecordStore> Host<S> {
             Err(e) => {
                 self.stats.bad_replies += 1;
                 tracing::debug!(%from, error = %e, "holder served an invalid copy");
-                // The host's own signature over what it served makes this a provable fault.
-                if authentic && bytes.len() <= MAX_FAULT_BODY {
-                    let proof = FaultProof {
-                        header: header.clone(),
-                        bytes: bytes.to_vec(),
-                    };
-                    if let Ok(p) = codec::encode(&proof)
-                        && self.gossip.report_fault(now, from, p).is_ok()
-                    {
-                        self.stats.faults_reported += 1;
+                // The host's own signature over what it served makes this a provable fault:
+                // the whole body if small, else the one piece that contradicts its commitment.
+                let proof = authentic
+                    .then(|| build_fault_proof(header, bytes, record_leaves, self.cfg.layers))
+                    .flatten();
+                match proof {
+                    Some(p) => self.report_fault(now, from, &p),
+                    None => {
+                        self.stats.unproven_bad_replies += 1;
+                        self.deprioritise(from);
                     }
                 }
             }
         }
+        if authentic && header.header.admits_lateness() {
+            self.report_late(now, from, header);
+        }
         self.next_holder(now, op);
+    }
+
+    fn report_late(&mut self, now: Instant, from: NodeId, header: &SignedFetchHeader) {
+        self.deprioritise(from);
+        if header.header.admits_lateness() {
+            let proof = FaultProof::Late {
+                header: header.clone(),
+            };
+            self.report_fault(now, from, &proof);
+        }
+    }
+
+    fn report_fault(&mut self, now: Instant, host: NodeId, proof: &FaultProof) {
+        if let Ok(p) = codec::encode(proof)
+            && self.gossip.report_fault(now, host, p).is_ok()
+        {
+            self.stats.faults_reported += 1;
+        }
+    }
+
+    /// Ranks `peer` behind every holder that answered in time (local only: slowness a host
+    /// does not admit to cannot be proven to anyone else).
+    fn deprioritise(&mut self, peer: NodeId) {
+        if self.rtt.len() < MAX_RTT_PEERS || self.rtt.contains_key(&peer) {
+            self.rtt.insert(peer, Duration::MAX);
+        }
     }
 
     fn finish_get(&mut self, op: OpId) {
@@ -1309,9 +1427,17 @@ impl<S: RecordStore> Host<S> {
                 && d <= now
             {
                 // Too slow: no replica could be that late if it was stored; try the next.
-                g.current = None;
+                let key = g.key;
+                let holder = g.current.take().map(|(n, _, _)| n);
                 self.fetches.remove(&req);
                 self.stats.slow_replies += 1;
+                if let Some(h) = holder {
+                    self.deprioritise(h);
+                    if self.late_fetches.len() >= MAX_LATE_FETCHES {
+                        self.late_fetches.pop_front();
+                    }
+                    self.late_fetches.push_back((req, h, key));
+                }
                 self.next_holder(now, op);
             }
         }

@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod mem_transport;
 pub mod message;
 pub mod node;
+pub mod pieces;
 pub mod store;
 pub mod tcp_transport;
 pub mod transport;
@@ -26,4 +27,6 @@ pub use node::{Node, NodeBuilder, NodeHandle, NodeStatus};
 pub use store::{MemoryStore, RecordStore, StoredEntry, Usage};
 pub use tcp_transport::{TcpConfig, TcpTransport};
 pub use transport::{Transport, TransportEvent};
-pub use validators::{FaultProof, FetchFaultValidator, ReceiptValidator, check_served};
+pub use validators::{
+    FaultProof, FetchFaultValidator, ReceiptValidator, build_fault_proof, check_served,
+};

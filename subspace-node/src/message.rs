@@ -6,7 +6,7 @@
 //! value of [`Message`] is always well formed; hostile bytes give an error, never a panic.
 
 use serde::{Deserialize, Serialize};
-use subspace_crypto::{Hash256, PublicKey, RecordKey, Signature, codec, domain::Domain, hash};
+use subspace_crypto::{Hash256, PublicKey, RecordKey, Signature, codec, domain::Domain};
 
 use crate::{NodeError, Result};
 
@@ -17,7 +17,9 @@ pub const MAX_REASON_LEN: usize = 256;
 /// Most receipts in one final acknowledgement or holder set.
 pub const MAX_RECEIPTS: usize = 16;
 /// The domain under which a host signs what it serves, so a wrong answer can be proven.
-pub const FETCH_REPLY: Domain = Domain::custom("subspace/fetch-reply/v1");
+pub const FETCH_REPLY: Domain = Domain::custom("subspace/fetch-reply/v2");
+/// Most record-piece hashes a fetch reply carries (a maximal replica's pieces).
+pub const MAX_REPLY_LEAVES: usize = subspace_por::MAX_REPLICA_LEN / subspace_por::PIECE_SIZE;
 
 /// Which step of a put failed, as the client API reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -37,18 +39,31 @@ pub enum PutStep {
 }
 
 /// A host's signed statement of what it served for a fetch: the evidence a fault cites.
+///
+/// Both bodies are committed piece by piece ([`crate::pieces`]), so one disputed piece of a
+/// large replica can be proven without the rest. The three timestamps let a host admit, under
+/// its own signature, that it answered after the requester's deadline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchHeader {
     /// The serving host.
     pub host: PublicKey,
     /// The record asked for.
     pub key: RecordKey,
-    /// SHA-256 of the record bytes the replica decodes to, as the host claims.
-    pub record_hash: Hash256,
-    /// SHA-256 of the bytes served.
-    pub served_hash: Hash256,
+    /// Piece root of the plaintext of the served body, as the host claims it: the record padded
+    /// as `subspace-por` pads it for a replica, the record bytes for a cached copy.
+    pub record_root: Hash256,
+    /// Piece root of the bytes served.
+    pub served_root: Hash256,
+    /// Length of the bytes served (fixes the shape of both piece trees).
+    pub served_len: u64,
     /// Whether the bytes are the host's Sloth replica (`true`) or a plain cached record.
     pub is_replica: bool,
+    /// The requester's deadline, copied from the request (Unix ms on the requester's clock).
+    pub deadline_ms: u64,
+    /// When the host took the request (Unix ms on its own clock).
+    pub received_ms: u64,
+    /// When the host had the bytes ready and signed (Unix ms on its own clock).
+    pub served_ms: u64,
 }
 
 impl FetchHeader {
@@ -61,21 +76,39 @@ impl FetchHeader {
         })
     }
 
-    /// The header for `served` bytes.
+    /// The header for `served` bytes whose plaintext has piece root `record_root`, answered
+    /// at once (deadline and timestamps zero; see [`FetchHeader::timed`]).
     pub fn new(
         host: PublicKey,
         key: RecordKey,
-        record_hash: Hash256,
+        record_root: Hash256,
         served: &[u8],
         is_replica: bool,
     ) -> FetchHeader {
         FetchHeader {
             host,
             key,
-            record_hash,
-            served_hash: hash::sha256(served),
+            record_root,
+            served_root: crate::pieces::body_root(served),
+            served_len: served.len() as u64,
             is_replica,
+            deadline_ms: 0,
+            received_ms: 0,
+            served_ms: 0,
         }
+    }
+
+    /// Sets the requester's deadline and the host's own receive and serve times.
+    pub fn timed(mut self, deadline_ms: u64, received_ms: u64, served_ms: u64) -> FetchHeader {
+        self.deadline_ms = deadline_ms;
+        self.received_ms = received_ms;
+        self.served_ms = served_ms;
+        self
+    }
+
+    /// Whether the host admits it took the request in time and answered after the deadline.
+    pub fn admits_lateness(&self) -> bool {
+        self.received_ms <= self.deadline_ms && self.served_ms > self.deadline_ms
     }
 }
 
@@ -159,12 +192,15 @@ pub enum NodeMessage {
         /// Encoded receipts of every current holder.
         receipts: Vec<Vec<u8>>,
     },
-    /// Client → holder: send your copy of `key`.
+    /// Client → holder: send your copy of `key` before `deadline_ms`.
     Fetch {
         /// Request id.
         req: u64,
         /// The record.
         key: RecordKey,
+        /// Unix ms (requester's clock) after which the answer is late; the host copies it
+        /// into its signed header, and drops a request that arrives after it.
+        deadline_ms: u64,
     },
     /// Holder → client: the copy, with the host's signed claim about it.
     FetchReply {
@@ -174,6 +210,8 @@ pub enum NodeMessage {
         header: SignedFetchHeader,
         /// The replica (or cached record) bytes.
         bytes: Vec<u8>,
+        /// The leaves under `header.record_root`, so a client can point at a disputed piece.
+        record_leaves: Vec<Hash256>,
     },
     /// Holder → client: not held here.
     FetchMissing {
@@ -197,6 +235,11 @@ impl NodeMessage {
                 if receipts.len() > MAX_RECEIPTS =>
             {
                 bad("too many receipts")
+            }
+            NodeMessage::FetchReply { record_leaves, .. }
+                if record_leaves.len() > MAX_REPLY_LEAVES =>
+            {
+                bad("too many piece hashes")
             }
             _ => Ok(()),
         }
@@ -270,12 +313,18 @@ mod tests {
         let m = Message::Node(NodeMessage::Fetch {
             req: 7,
             key: RecordKey::from_bytes([0xAA; 32]),
+            deadline_ms: 0x0102,
         });
         let bytes = m.encode().unwrap();
-        // Envelope tag 2 (Node), NodeMessage tag 8 (Fetch), req, key.
+        // Envelope tag 2 (Node), NodeMessage tag 8 (Fetch), req, key, deadline.
         assert_eq!(
             hex::encode(&bytes),
-            format!("0000000200000008{}{}", "0000000000000007", "aa".repeat(32))
+            format!(
+                "0000000200000008{}{}{}",
+                "0000000000000007",
+                "aa".repeat(32),
+                "0000000000000102"
+            )
         );
         assert_eq!(Message::decode(&bytes).unwrap(), m);
     }
@@ -299,10 +348,14 @@ mod tests {
             b"abc",
             true,
         );
-        let mut s = h.sign(&kp).unwrap();
+        let mut s = h.clone().sign(&kp).unwrap();
         s.verify().unwrap();
         s.header.is_replica = false;
         assert!(s.verify().is_err());
+        let mut s = h.timed(100, 50, 99).sign(&kp).unwrap();
+        assert!(!s.header.admits_lateness());
+        s.header.served_ms = 101;
+        assert!(s.header.admits_lateness() && s.verify().is_err());
     }
 
     #[test]

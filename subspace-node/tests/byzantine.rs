@@ -1,5 +1,6 @@
-//! Hosts that answer wrongly: a copy of another host's replica, altered bytes. Both are caught
-//! (PoR, validation), faulted through gossip, and the next holder is tried.
+//! Hosts that answer wrongly or too late: a copy of another host's replica, altered bytes, a
+//! slow disk. Each is caught (PoR, validation, the host's own signed times), faulted through
+//! gossip with a proof every host checks, and the next holder is tried.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,12 +13,21 @@ use subspace_node::{Completion, NodeError, RecordStore};
 
 #[test]
 fn copied_and_altered_replicas_are_caught_and_faulted() {
-    let seed = 21;
+    // Small enough that the fault proof carries the whole served body.
+    copied_and_altered(21, 3000);
+}
+
+#[test]
+fn copied_and_altered_large_replicas_are_faulted_with_one_disputed_piece() {
+    // 200 KiB: 50 pieces, far above what a gossip fault statement can carry whole.
+    copied_and_altered(22, 200 << 10);
+}
+
+fn copied_and_altered(seed: u64, len: usize) {
     let mut sim = Sim::new(seed, 12, config(2));
     sim.run_for(Duration::from_secs(5));
     let ids = sim.ids();
-    // Small enough that the fault proof carries the served bytes.
-    let rec = sim.record(3000);
+    let rec = sim.record(len);
     let key = rec.key();
     let op = sim.put(ids[0], &rec);
     assert!(matches!(
@@ -39,9 +49,10 @@ fn copied_and_altered_replicas_are_caught_and_faulted() {
         .store_mut()
         .put(key, mine)
         .unwrap();
-    // The alterer flips one byte of its own replica.
+    // The alterer flips one byte of its own replica, in its last piece.
     let mut altered = theirs;
-    altered.body[100] ^= 0x01;
+    let at = altered.body.len() - 100;
+    altered.body[at] ^= 0x01;
     sim.hosts
         .get_mut(&alterer)
         .unwrap()
@@ -68,6 +79,7 @@ fn copied_and_altered_replicas_are_caught_and_faulted() {
     let stats = sim.hosts[&client].0.stats();
     assert_eq!(stats.bad_replies, 2, "seed {seed}");
     assert_eq!(stats.faults_reported, 2, "seed {seed}");
+    assert_eq!(stats.unproven_bad_replies, 0, "seed {seed}");
     // The faults spread and every other host verifies them with the fault validator.
     sim.run_for(Duration::from_secs(20));
     let observer = *ids
@@ -96,39 +108,189 @@ fn copied_and_altered_replicas_are_caught_and_faulted() {
 
 #[test]
 fn a_replica_encoded_for_another_host_fails_the_check_even_though_its_record_is_valid() {
-    use subspace_crypto::{Keypair, hash};
+    use subspace_crypto::Keypair;
+    use subspace_gossip::FaultValidator;
     use subspace_node::message::FetchHeader;
+    use subspace_node::{FaultProof, pieces};
     let mut sim = Sim::new(23, 2, config(2));
-    let rec = sim.record(9000);
+    let v = subspace_node::FetchFaultValidator { layers: 2 };
+    for len in [9000, 100_000] {
+        let rec = sim.record(len);
+        let bytes = rec.encode().unwrap();
+        let key = rec.key();
+        let (x, y) = (Keypair::from_seed(&[1; 32]), Keypair::from_seed(&[2; 32]));
+        let xs = subspace_por::encode(&bytes, &x.public(), key.as_bytes(), 2).unwrap();
+        let leaves = pieces::padded_leaves(&bytes);
+        let record_root = pieces::root(&leaves).unwrap();
+        // X serving its own replica passes, and no fault proof can be built against it.
+        let hx = FetchHeader::new(x.public(), key, record_root, xs.as_bytes(), true)
+            .sign(&x)
+            .unwrap();
+        assert_eq!(
+            subspace_node::check_served(&hx, xs.as_bytes(), &key, 2)
+                .unwrap()
+                .0,
+            rec
+        );
+        assert!(
+            subspace_node::build_fault_proof(&hx, xs.as_bytes(), &leaves, 2).is_none_or(|p| !v
+                .validate(
+                    &x.node_id(),
+                    &x.public(),
+                    &subspace_crypto::codec::encode(&p).unwrap()
+                ))
+        );
+        // Y serving X's replica (a copy it did not encode) fails, though the data inside is
+        // valid.
+        let hy = FetchHeader::new(y.public(), key, record_root, xs.as_bytes(), true)
+            .sign(&y)
+            .unwrap();
+        assert!(subspace_node::check_served(&hy, xs.as_bytes(), &key, 2).is_err());
+        // The fault proof for it fits a gossip statement and every host's validator accepts it.
+        let proof = subspace_node::build_fault_proof(&hy, xs.as_bytes(), &leaves, 2).unwrap();
+        match (&proof, len) {
+            (FaultProof::Body { .. }, 9000) | (FaultProof::Piece { index: 0, .. }, 100_000) => {}
+            other => panic!("unexpected proof kind for {len} bytes: {other:?}"),
+        }
+        let proof = subspace_crypto::codec::encode(&proof).unwrap();
+        assert!(proof.len() <= 16 * 1024, "{} bytes", proof.len());
+        assert!(v.validate(&y.node_id(), &y.public(), &proof));
+        // Blaming X (whose signature is not on the header) is refused.
+        assert!(!v.validate(&x.node_id(), &x.public(), &proof));
+    }
+}
+
+#[test]
+fn a_piece_proof_against_an_honest_replica_is_refused() {
+    use subspace_crypto::{Hash256, Keypair};
+    use subspace_gossip::FaultValidator;
+    use subspace_node::message::FetchHeader;
+    use subspace_node::{FaultProof, pieces};
+    let mut sim = Sim::new(24, 2, config(2));
+    let rec = sim.record(50_000);
     let bytes = rec.encode().unwrap();
     let key = rec.key();
-    let (x, y) = (Keypair::from_seed(&[1; 32]), Keypair::from_seed(&[2; 32]));
+    let x = Keypair::from_seed(&[1; 32]);
     let xs = subspace_por::encode(&bytes, &x.public(), key.as_bytes(), 2).unwrap();
-    let record_hash = hash::sha256(&bytes);
-    // X serving its own replica passes.
-    let hx = FetchHeader::new(x.public(), key, record_hash, xs.as_bytes(), true)
-        .sign(&x)
-        .unwrap();
-    assert_eq!(
-        subspace_node::check_served(&hx, xs.as_bytes(), &key, 2)
-            .unwrap()
-            .0,
-        rec
-    );
-    // Y serving X's replica (a copy it did not encode) fails, though the data inside is valid.
-    let hy = FetchHeader::new(y.public(), key, record_hash, xs.as_bytes(), true)
-        .sign(&y)
-        .unwrap();
-    assert!(subspace_node::check_served(&hy, xs.as_bytes(), &key, 2).is_err());
-    // And the fault proof for it is accepted by every host's fault validator.
-    let proof = subspace_crypto::codec::encode(&subspace_node::FaultProof {
-        header: hy,
-        bytes: xs.as_bytes().to_vec(),
-    })
+    let leaves = pieces::padded_leaves(&bytes);
+    let h = FetchHeader::new(
+        x.public(),
+        key,
+        pieces::root(&leaves).unwrap(),
+        xs.as_bytes(),
+        true,
+    )
+    .sign(&x)
     .unwrap();
     let v = subspace_node::FetchFaultValidator { layers: 2 };
-    use subspace_gossip::FaultValidator;
-    assert!(v.validate(&y.node_id(), &y.public(), &proof));
-    // Blaming X (whose signature is not on the header) is refused.
-    assert!(!v.validate(&x.node_id(), &x.public(), &proof));
+    let served = pieces::leaves(xs.as_bytes());
+    let piece = |i: usize| xs.as_bytes()[i * 4096..(i + 1) * 4096].to_vec();
+    let proof = |index: u64, piece: Vec<u8>, record_leaf: Hash256, ri: usize| FaultProof::Piece {
+        header: h.clone(),
+        index,
+        piece,
+        served_path: pieces::path(&served, index as usize),
+        record_leaf,
+        record_path: pieces::path(&leaves, ri),
+    };
+    let accepted = |p: FaultProof| {
+        v.validate(
+            &x.node_id(),
+            &x.public(),
+            &subspace_crypto::codec::encode(&p).unwrap(),
+        )
+    };
+    // The honest piece against its own leaf, a leaf of another position, a made-up leaf, and
+    // an altered piece: none proves anything against X.
+    assert!(!accepted(proof(3, piece(3), leaves[3], 3)));
+    assert!(!accepted(proof(3, piece(3), leaves[4], 4)));
+    assert!(!accepted(proof(3, piece(3), Hash256([7; 32]), 3)));
+    let mut altered = piece(3);
+    altered[0] ^= 1;
+    assert!(!accepted(proof(3, altered, leaves[3], 3)));
+    // Lateness X does not admit is no fault either.
+    let on_time = FetchHeader::new(
+        x.public(),
+        key,
+        pieces::root(&leaves).unwrap(),
+        xs.as_bytes(),
+        true,
+    )
+    .timed(1_000, 900, 1_000)
+    .sign(&x)
+    .unwrap();
+    assert!(!accepted(FaultProof::Late { header: on_time }));
+}
+
+#[test]
+fn a_holder_that_admits_answering_late_is_faulted_and_then_avoided() {
+    let seed = 25;
+    let mut sim = Sim::new(seed, 12, config(1));
+    sim.run_for(Duration::from_secs(5));
+    let ids = sim.ids();
+    let rec = sim.record(20_000);
+    let key = rec.key();
+    let op = sim.put(ids[0], &rec);
+    assert!(matches!(
+        sim.wait(ids[0], op, Duration::from_secs(60)),
+        Completion::Put(Ok(_))
+    ));
+    let holders = sim.holders(&key);
+    assert_eq!(holders.len(), 3, "seed {seed}");
+    let slow = holders[0];
+    // Its disk takes longer than the client's fetch timeout (2 s) to read a replica.
+    let clock = sim.clock.clone();
+    sim.hosts.get_mut(&slow).unwrap().0.store_mut().slow = Some((clock, Duration::from_secs(3)));
+    // Hide the other replicas so that the client must ask the slow holder.
+    let hidden: Vec<_> = holders[1..]
+        .iter()
+        .map(|h| {
+            let store = sim.hosts.get_mut(h).unwrap().0.store_mut();
+            let e = store.get(&key).unwrap().unwrap();
+            store.delete(&key).unwrap();
+            (*h, e)
+        })
+        .collect();
+    let client = *ids.iter().find(|i| !holders.contains(i)).unwrap();
+    let op = sim.get(client, key);
+    match sim.wait(client, op, Duration::from_secs(60)) {
+        Completion::Get(Err(NodeError::NotFound(_))) => {}
+        other => panic!("seed {seed}: {other:?}"),
+    }
+    sim.run_for(Duration::from_secs(5));
+    let stats = sim.hosts[&client].0.stats();
+    assert_eq!(stats.slow_replies, 1, "seed {seed}");
+    assert_eq!(
+        stats.faults_reported, 1,
+        "seed {seed}: the late answer was not faulted"
+    );
+    sim.run_for(Duration::from_secs(20));
+    let observer = *ids
+        .iter()
+        .find(|i| **i != client && !holders.contains(i))
+        .unwrap();
+    assert!(
+        sim.hosts[&observer].0.stats().faults_seen >= 1,
+        "seed {seed}: the lateness fault did not spread or was not accepted"
+    );
+    // With the other replicas back, the client asks them before the slow holder.
+    for (h, e) in hidden {
+        sim.hosts
+            .get_mut(&h)
+            .unwrap()
+            .0
+            .store_mut()
+            .put(key, e)
+            .unwrap();
+    }
+    let op = sim.get(client, key);
+    match sim.wait(client, op, Duration::from_secs(60)) {
+        Completion::Get(Ok(r)) => assert_eq!(r, rec, "seed {seed}"),
+        other => panic!("seed {seed}: {other:?}"),
+    }
+    assert_eq!(
+        sim.hosts[&client].0.stats().slow_replies,
+        1,
+        "seed {seed}: the slow holder was asked first again"
+    );
 }

@@ -176,3 +176,48 @@ fn a_graceful_leave_is_healed_like_a_failure() {
         "seed {seed}: the leaver's replica was not re-created"
     );
 }
+
+#[test]
+fn every_holder_of_a_mutable_record_gets_each_newer_version() {
+    use subspace_record::RecordBuilder;
+    let seed = 43;
+    let mut sim = Sim::new(seed, 12, config(1));
+    sim.run_for(Duration::from_secs(5));
+    let ids = sim.ids();
+    let record_kp = subspace_crypto::Keypair::from_seed(&[0x43; 32]);
+    let mut current = RecordBuilder::new(sim.contract, sim.owner.public(), common::UNIX_START)
+        .data(b"v1".to_vec())
+        .public()
+        .mutable(record_kp.public(), 1)
+        .build(&record_kp, &mut sim.rng)
+        .unwrap();
+    let key = current.key();
+    for round in 0..8u64 {
+        if round > 0 {
+            current = RecordBuilder::next_version(&current, common::UNIX_START + round)
+                .unwrap()
+                .data(format!("version {}", round + 1).into_bytes())
+                .build(&record_kp, &mut sim.rng)
+                .unwrap();
+        }
+        // A different client (so usually a different coordinator) for every version.
+        let client = ids[(round as usize * 5) % ids.len()];
+        let op = sim.put(client, &current);
+        match sim.wait(client, op, Duration::from_secs(60)) {
+            Completion::Put(Ok(rs)) => assert!(rs.len() >= 3, "seed {seed} round {round}"),
+            other => panic!("seed {seed} round {round}: {other:?}"),
+        }
+        let seqs = sim.stored_seqs(&key, 1);
+        assert!(seqs.len() >= 3, "seed {seed} round {round}: {seqs:?}");
+        assert!(
+            seqs.values().all(|s| *s == current.seq()),
+            "seed {seed} round {round}: a holder kept a stale version: {seqs:?}"
+        );
+        let reader = ids[(round as usize * 7 + 3) % ids.len()];
+        let op = sim.get(reader, key);
+        match sim.wait(reader, op, Duration::from_secs(60)) {
+            Completion::Get(Ok(r)) => assert_eq!(r.seq(), current.seq(), "seed {seed}"),
+            other => panic!("seed {seed} round {round}: {other:?}"),
+        }
+    }
+}

@@ -11,17 +11,52 @@ use rand_chacha::ChaCha20Rng;
 use subspace_crypto::{ContractId, Keypair, NodeId, RecordKey};
 use subspace_node::{
     Completion, Host, HostConfig, LinkConfig, ManualClock, MemNetwork, MemTransport, MemoryLedger,
-    MemoryStore, OpId, RecordStore, Transport,
+    MemoryStore, OpId, RecordStore, StoredEntry, Transport, Usage,
 };
 use subspace_record::{Record, RecordBuilder};
 
 pub const UNIX_START: u64 = 1_700_000_000;
 
+/// A [`MemoryStore`] that can be made slow: each read then moves the shared simulated clock
+/// forward, as a slow disk would make its host answer late.
+pub struct SimStore {
+    inner: MemoryStore,
+    pub slow: Option<(ManualClock, Duration)>,
+}
+
+impl RecordStore for SimStore {
+    fn put(&mut self, key: RecordKey, entry: StoredEntry) -> subspace_node::Result<()> {
+        self.inner.put(key, entry)
+    }
+    fn get(&self, key: &RecordKey) -> subspace_node::Result<Option<StoredEntry>> {
+        if let Some((clock, d)) = &self.slow {
+            clock.advance(*d);
+        }
+        self.inner.get(key)
+    }
+    fn get_meta(&self, key: &RecordKey) -> subspace_node::Result<Option<Vec<u8>>> {
+        self.inner.get_meta(key)
+    }
+    fn delete(&mut self, key: &RecordKey) -> subspace_node::Result<bool> {
+        self.inner.delete(key)
+    }
+    fn contains(&self, key: &RecordKey) -> subspace_node::Result<bool> {
+        self.inner.contains(key)
+    }
+    fn keys(&self) -> subspace_node::Result<Vec<RecordKey>> {
+        self.inner.keys()
+    }
+    fn usage(&self) -> Usage {
+        self.inner.usage()
+    }
+}
+
 pub struct Sim {
     pub seed: u64,
     pub clock: ManualClock,
     pub net: MemNetwork,
-    pub hosts: BTreeMap<NodeId, (Host<MemoryStore>, MemTransport)>,
+    pub hosts: BTreeMap<NodeId, (Host<SimStore>, MemTransport)>,
+    pub keys: BTreeMap<NodeId, Keypair>,
     pub ledger: MemoryLedger,
     pub done: BTreeMap<(NodeId, OpId), Completion>,
     pub owner: Keypair,
@@ -59,15 +94,20 @@ impl Sim {
         let cache = subspace_gossip::VerifiedCache::new(1 << 20);
         let mut hosts = BTreeMap::new();
         let mut ids = Vec::new();
+        let mut keys = BTreeMap::new();
         for i in 0..n {
             let mut s = [0u8; 32];
             s[..8].copy_from_slice(&seed.to_be_bytes());
             s[8..16].copy_from_slice(&(i as u64).to_be_bytes());
             let kp = Keypair::from_seed(&s);
             let id = kp.node_id();
+            keys.insert(id, kp.clone());
             let host = Host::new(
                 kp,
-                MemoryStore::new(u64::MAX),
+                SimStore {
+                    inner: MemoryStore::new(u64::MAX),
+                    slow: None,
+                },
                 Arc::new(ledger.clone()),
                 Arc::new(clock.clone()),
                 cfg.clone(),
@@ -83,6 +123,7 @@ impl Sim {
             clock,
             net,
             hosts,
+            keys,
             ledger,
             done: BTreeMap::new(),
             owner,
@@ -188,6 +229,22 @@ impl Sim {
             .iter()
             .filter(|(_, (h, _))| h.store().contains(key).unwrap())
             .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// The version of the mutable record `key` each live holder stores, decoded from its own
+    /// replica.
+    pub fn stored_seqs(&self, key: &RecordKey, layers: u32) -> BTreeMap<NodeId, Option<u64>> {
+        self.hosts
+            .iter()
+            .filter_map(|(id, (h, _))| {
+                let entry = h.store().get(key).unwrap()?;
+                let replica = subspace_por::Replica::from_bytes(entry.body).unwrap();
+                let bytes = replica
+                    .decode(&self.keys[id].public(), key.as_bytes(), layers)
+                    .unwrap();
+                Some((*id, Record::decode(&bytes).unwrap().seq()))
+            })
             .collect()
     }
 
