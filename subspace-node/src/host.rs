@@ -47,7 +47,9 @@ pub struct HostConfig {
     pub replicate_timeout: Duration,
     /// How long a client waits for a whole put.
     pub put_timeout: Duration,
-    /// How long a client waits for a holder's reply (the PoR timeout).
+    /// How long a client waits for a holder's reply (the PoR timeout). It must exceed
+    /// [`crate::message::MIN_FETCH_BUDGET_MS`] plus the network's latency, or holders drop
+    /// the requests.
     pub fetch_timeout: Duration,
     /// How long a whole get may take.
     pub get_timeout: Duration,
@@ -1177,9 +1179,9 @@ impl<S: RecordStore> Host<S> {
 
     fn on_fetch(&mut self, from: NodeId, req: u64, key: RecordKey, deadline_ms: u64) {
         let received_ms = self.clock.unix_ms();
-        if received_ms > deadline_ms {
-            // The requester has moved on; answering now would only sign an admission of
-            // lateness for a delay this host did not cause.
+        if received_ms.saturating_add(crate::message::MIN_FETCH_BUDGET_MS) > deadline_ms {
+            // Too little time left (the requester moved on, or asks the impossible): answering
+            // could only sign an admission of lateness for a delay this host did not cause.
             return;
         }
         let pk = self.keypair.public();

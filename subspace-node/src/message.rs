@@ -18,6 +18,12 @@ pub const MAX_REASON_LEN: usize = 256;
 pub const MAX_RECEIPTS: usize = 16;
 /// The domain under which a host signs what it serves, so a wrong answer can be proven.
 pub const FETCH_REPLY: Domain = Domain::custom("subspace/fetch-reply/v2");
+/// The least time a fetch request must leave a host before its deadline, by the host's clock
+/// when the request arrives (a network constant). A host drops a request with less, and a
+/// lateness fault needs a host that accepted at least this much time and still overran it, so
+/// a requester cannot frame an honest host with an impossible deadline. A client's fetch
+/// timeout must exceed it plus the network's latency.
+pub const MIN_FETCH_BUDGET_MS: u64 = 500;
 /// Most record-piece hashes a fetch reply carries (a maximal replica's pieces).
 pub const MAX_REPLY_LEAVES: usize = subspace_por::MAX_REPLICA_LEN / subspace_por::PIECE_SIZE;
 
@@ -106,9 +112,11 @@ impl FetchHeader {
         self
     }
 
-    /// Whether the host admits it took the request in time and answered after the deadline.
+    /// Whether the host admits it took the request with at least [`MIN_FETCH_BUDGET_MS`] to
+    /// spare and answered after the deadline.
     pub fn admits_lateness(&self) -> bool {
-        self.received_ms <= self.deadline_ms && self.served_ms > self.deadline_ms
+        self.received_ms.saturating_add(MIN_FETCH_BUDGET_MS) <= self.deadline_ms
+            && self.served_ms > self.deadline_ms
     }
 }
 
@@ -199,7 +207,8 @@ pub enum NodeMessage {
         /// The record.
         key: RecordKey,
         /// Unix ms (requester's clock) after which the answer is late; the host copies it
-        /// into its signed header, and drops a request that arrives after it.
+        /// into its signed header, and drops a request that leaves it less than
+        /// [`MIN_FETCH_BUDGET_MS`] by its own clock.
         deadline_ms: u64,
     },
     /// Holder → client: the copy, with the host's signed claim about it.
@@ -352,10 +361,12 @@ mod tests {
         s.verify().unwrap();
         s.header.is_replica = false;
         assert!(s.verify().is_err());
-        let mut s = h.timed(100, 50, 99).sign(&kp).unwrap();
+        let mut s = h.clone().timed(1000, 500, 999).sign(&kp).unwrap();
         assert!(!s.header.admits_lateness());
-        s.header.served_ms = 101;
+        s.header.served_ms = 1001;
         assert!(s.header.admits_lateness() && s.verify().is_err());
+        // A deadline that left the host less than the minimum budget proves nothing.
+        assert!(!h.timed(1000, 501, 5000).admits_lateness());
     }
 
     #[test]

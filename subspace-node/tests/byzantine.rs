@@ -220,6 +220,18 @@ fn a_piece_proof_against_an_honest_replica_is_refused() {
     .sign(&x)
     .unwrap();
     assert!(!accepted(FaultProof::Late { header: on_time }));
+    // Nor is overrunning a deadline that left X less than the minimum budget.
+    let framed = FetchHeader::new(
+        x.public(),
+        key,
+        pieces::root(&leaves).unwrap(),
+        xs.as_bytes(),
+        true,
+    )
+    .timed(1_000, 900, 5_000)
+    .sign(&x)
+    .unwrap();
+    assert!(!accepted(FaultProof::Late { header: framed }));
 }
 
 #[test]
