@@ -86,6 +86,66 @@ pub(crate) fn fx(k: u8, t: usize, y_left: u64, meta_l: u128, meta_r: u128) -> (u
     (y, meta)
 }
 
+/// A 256-bit value as (high, low) halves, shifted left by `s < 256`.
+#[inline(always)]
+fn shl256(hi: u128, lo: u128, s: u32) -> (u128, u128) {
+    if s == 0 {
+        (hi, lo)
+    } else if s < 128 {
+        ((hi << s) | (lo >> (128 - s)), lo << s)
+    } else {
+        (lo << (s - 128), 0)
+    }
+}
+
+/// Matches evaluated per [`fx_lanes`] call.
+pub(crate) const LANES: usize = 8;
+
+/// [`fx`] for up to [`LANES`] matches of one table at once: `inputs[i]` is
+/// `(y_left, meta_left, meta_right)`; lanes past `n` are ignored. Same results as [`fx`],
+/// without [`BitWriter`]: the input is composed with two 128-bit shifts.
+pub(crate) fn fx_lanes(
+    k: u8,
+    t: usize,
+    inputs: &[(u64, u128, u128); LANES],
+    n: usize,
+) -> [(u64, u128); LANES] {
+    let in_bits = meta_bits(k, t - 1);
+    let y_bits = u32::from(k) + EXTRA_BITS;
+    let total = y_bits + 2 * in_bits;
+    debug_assert!(total <= 256);
+    let len = total.div_ceil(8) as usize;
+    let out_bits = meta_bits(k, t);
+    let mut out = [(0u64, 0u128); LANES];
+    for (o, &(y, ml, mr)) in out.iter_mut().zip(inputs.iter()).take(n) {
+        // y ‖ meta_l ‖ meta_r as one big-endian bit string, left-aligned in 256 bits.
+        let (h1, l1) = shl256(0, u128::from(y), 2 * in_bits);
+        let (h2, l2) = shl256(0, ml, in_bits);
+        let (hi, lo) = shl256(h1 | h2, l1 | l2 | mr, 256 - total);
+        let mut bytes = [0u8; 32];
+        bytes[..16].copy_from_slice(&hi.to_be_bytes());
+        bytes[16..].copy_from_slice(&lo.to_be_bytes());
+        let hash = blake3::hash(&bytes[..len]);
+        let h = hash.as_bytes();
+        let mut head = [0u8; 16];
+        head.copy_from_slice(&h[..16]);
+        let head = u128::from_be_bytes(head);
+        let y = (head >> (128 - y_bits)) as u64;
+        let meta = match t {
+            2 | 3 => (ml << in_bits) | mr,
+            4..=6 => {
+                // y_bits + out_bits <= 31 + 100 bits: the first 160 bits suffice (y_bits < 32).
+                let next = u128::from(u32::from_be_bytes([h[16], h[17], h[18], h[19]]));
+                let bits = (head << y_bits) | (next >> (32 - y_bits));
+                bits >> (128 - out_bits)
+            }
+            _ => 0,
+        };
+        *o = (y, meta);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +162,42 @@ mod tests {
             assert_eq!(hits, want);
             // Same bucket or two buckets apart never matches.
             assert!(!is_match(yl, yl / K_BC * K_BC + u64::from(targets[0])));
+        }
+    }
+
+    #[test]
+    fn lanes_agree_with_single_fx() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for k in [12u8, 18, 20, 25] {
+            for t in 2..=7 {
+                let mb = meta_bits(k, t - 1);
+                let mask = if mb == 128 {
+                    u128::MAX
+                } else {
+                    (1u128 << mb) - 1
+                };
+                let mut inputs = [(0u64, 0u128, 0u128); LANES];
+                for i in inputs.iter_mut() {
+                    let wide = |a: u64, b: u64| (u128::from(a) << 64) | u128::from(b);
+                    *i = (
+                        next() >> (64 - u32::from(k) - EXTRA_BITS),
+                        wide(next(), next()) & mask,
+                        wide(next(), next()) & mask,
+                    );
+                }
+                for n in [LANES, 3] {
+                    let got = fx_lanes(k, t, &inputs, n);
+                    for (g, i) in got.iter().zip(inputs.iter()).take(n) {
+                        assert_eq!(*g, fx(k, t, i.0, i.1, i.2), "k {k} t {t}");
+                    }
+                }
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use crate::constants::{EXTRA_BITS, EXTRA_BITS_POW, K_BC, MAX_PLOT_K, MIN_K};
 use crate::error::PosError;
 use crate::f1::F1;
-use crate::fx::{fx, match_targets};
+use crate::fx::{LANES, fx_lanes, is_match, match_targets};
 use crate::id::{Challenge, PlotId};
 use crate::progress::{Phase, Progress, report};
 use crate::proof::{Proof, Quality};
@@ -30,8 +30,19 @@ pub struct Tables {
     p7: Vec<u32>,
 }
 
-/// One forward table while plotting: y sorted ascending, its metadata, and its children.
+/// One forward table while plotting: entries grouped by bucket (`y / kBC`), in no particular
+/// order inside a bucket (matching only needs the groups), with metadata and children.
 struct Level {
+    ys: Vec<u32>,
+    metas: Vec<u128>,
+    back: Vec<[u32; 2]>,
+    /// Bucket `b` holds entries `starts[b] .. starts[b + 1]`.
+    starts: Vec<u32>,
+}
+
+/// A piece of a table as one worker produced it, before grouping.
+#[derive(Default)]
+struct Part {
     ys: Vec<u32>,
     metas: Vec<u128>,
     back: Vec<[u32; 2]>,
@@ -148,17 +159,27 @@ impl Layout for Tables {
 
 fn build(plot_id: &PlotId, k: u8, progress: &mut (dyn FnMut(Progress) + Send)) -> Tables {
     report(progress, Phase::Forward, 1);
-    let (mut ys, xs) = table1(plot_id, k);
-    let mut metas: Vec<u128> = xs.iter().map(|&x| u128::from(x)).collect();
+    let mut level = table1(plot_id, k);
+    let xs: Vec<u32> = level.metas.par_iter().map(|&x| x as u32).collect();
     let mut backs: Vec<Vec<[u32; 2]>> = Vec::with_capacity(6);
+    let mut last = Part::default();
     for t in 2..=7 {
         report(progress, Phase::Forward, t as u8);
-        let level = next_table(k, t, &ys, &metas);
-        ys = level.ys;
-        metas = level.metas;
-        backs.push(level.back);
+        let parts = match_and_hash(k, t, &level);
+        if t == 7 {
+            last = Part {
+                ys: parts.iter().flat_map(|p| p.ys.iter().copied()).collect(),
+                metas: Vec::new(),
+                back: parts.iter().flat_map(|p| p.back.iter().copied()).collect(),
+            };
+            break;
+        }
+        level = group_by_bucket(k, &parts, true);
+        backs.push(std::mem::take(&mut level.back));
     }
-    drop(metas);
+    drop(level);
+    backs.push(last.back);
+    let ys = last.ys;
     report(progress, Phase::Prune, 0);
     let stored = prune(&xs, &backs);
     drop(backs);
@@ -194,145 +215,214 @@ fn build(plot_id: &PlotId, k: u8, progress: &mut (dyn FnMut(Progress) + Send)) -
     }
 }
 
-/// f1 for every x, sorted by y: returns (y, x) columns.
-fn table1(plot_id: &PlotId, k: u8) -> (Vec<u32>, Vec<u32>) {
+/// Number of buckets for (k + 6)-bit y values.
+fn bucket_count(k: u8) -> usize {
+    (((1u64 << (u32::from(k) + EXTRA_BITS)) - 1) / K_BC + 1) as usize
+}
+
+#[inline(always)]
+fn bucket_of(y: u32) -> usize {
+    (y / K_BC as u32) as usize
+}
+
+/// f1 for every x, grouped by bucket; the metadata is x.
+fn table1(plot_id: &PlotId, k: u8) -> Level {
     let f1 = F1::new(k, plot_id);
     let n = 1usize << k;
-    let mut keys = vec![0u64; n];
-    keys.par_chunks_mut(F1_CHUNK)
-        .enumerate()
-        .for_each_init(Vec::new, |buf, (ci, out)| {
+    let mut ys = vec![0u32; n];
+    ys.par_chunks_mut(F1_CHUNK).enumerate().for_each_init(
+        || (Vec::new(), vec![0u64; F1_CHUNK]),
+        |(buf, vals), (ci, out)| {
             let first = (ci * F1_CHUNK) as u64;
-            f1.eval_range(first, out, buf);
-            for (i, v) in out.iter_mut().enumerate() {
-                *v = (*v << 32) | (first + i as u64);
+            f1.eval_range(first, &mut vals[..out.len()], buf);
+            for (o, v) in out.iter_mut().zip(vals.iter()) {
+                *o = *v as u32;
             }
-        });
-    let mut tmp = Vec::new();
-    radix_sort_high(&mut keys, &mut tmp, u32::from(k) + EXTRA_BITS);
-    let ys = keys.par_iter().map(|v| (v >> 32) as u32).collect();
-    let xs = keys.par_iter().map(|v| *v as u32).collect();
-    (ys, xs)
+        },
+    );
+    let part = Part {
+        metas: (0..n as u128).collect(),
+        ys,
+        back: Vec::new(),
+    };
+    group_by_bucket(k, std::slice::from_ref(&part), false)
 }
 
-/// Sorts `(y << 32) | index` keys by y (stable, so equal ys keep index order).
-fn radix_sort_high(keys: &mut Vec<u64>, tmp: &mut Vec<u64>, y_bits: u32) {
-    radix_sort(keys, tmp, y_bits, |v| v >> 32);
-}
-
-/// Bucket boundaries of a sorted y column: `(bucket, start)` for each non-empty bucket,
-/// then a sentinel `(u64::MAX, len)`.
-fn buckets(ys: &[u32]) -> Vec<(u64, u32)> {
-    let mut out = Vec::with_capacity(ys.len() / 200 + 2);
-    let mut current = u64::MAX;
-    for (i, &y) in ys.iter().enumerate() {
-        let b = u64::from(y) / K_BC;
-        if b != current {
-            out.push((b, i as u32));
-            current = b;
-        }
+/// Counting sort of the parts' entries by bucket, in one pass. Each worker owns a range of
+/// buckets (so a contiguous range of the output) and picks its entries out of every part.
+fn group_by_bucket(k: u8, parts: &[Part], keep_back: bool) -> Level {
+    let nb = bucket_count(k);
+    let counts = parts
+        .par_iter()
+        .map(|p| {
+            let mut c = vec![0u32; nb];
+            for &y in &p.ys {
+                c[bucket_of(y)] += 1;
+            }
+            c
+        })
+        .reduce(
+            || vec![0u32; nb],
+            |mut a, b| {
+                a.iter_mut().zip(b.iter()).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    let mut starts = Vec::with_capacity(nb + 1);
+    let mut sum = 0u32;
+    starts.push(0);
+    for c in &counts {
+        sum += c;
+        starts.push(sum);
     }
-    out.push((u64::MAX, ys.len() as u32));
-    out
-}
-
-/// Matches and evaluates one forward table from the previous one.
-fn next_table(k: u8, t: usize, ys: &[u32], metas: &[u128]) -> Level {
-    let groups = buckets(ys);
-    let pairs = groups.len().saturating_sub(2);
-    let tasks = (rayon::current_num_threads() * 8).max(1);
-    let per = pairs.div_ceil(tasks).max(1);
-    let keep_meta = t < 7;
-    let parts: Vec<Level> = (0..pairs.div_ceil(per))
-        .into_par_iter()
-        .map(|task| {
-            // About one match per left entry: reserve that much so the hot loop never regrows.
-            let first = groups[task * per].1 as usize;
-            let last = groups[((task + 1) * per).min(pairs)].1 as usize;
-            let cap = (last - first) + (last - first) / 16 + 64;
-            let mut out = Level {
-                ys: Vec::with_capacity(cap),
-                metas: Vec::with_capacity(if keep_meta { cap } else { 0 }),
-                back: Vec::with_capacity(cap),
-            };
-            let mut rmap = vec![0u16; K_BC as usize];
-            let mut targets = [0u16; EXTRA_BITS_POW];
-            for g in task * per..((task + 1) * per).min(pairs) {
-                let (bl, ls) = groups[g];
-                let (br, rs) = groups[g + 1];
-                let re = groups[g + 2].1;
-                if br != bl + 1 {
+    let total = sum as usize;
+    let keep_meta = parts.iter().any(|p| !p.metas.is_empty());
+    let mut ys = vec![0u32; total];
+    let mut metas = vec![0u128; if keep_meta { total } else { 0 }];
+    let mut back = vec![[0u32; 2]; if keep_back { total } else { 0 }];
+    // Bucket ranges of about equal entry counts, one per worker.
+    let workers = rayon::current_num_threads().max(1);
+    let mut ranges = Vec::with_capacity(workers);
+    let mut lo = 0;
+    for w in 1..=workers {
+        let goal = (total as u64 * w as u64 / workers as u64) as u32;
+        let hi = if w == workers {
+            nb
+        } else {
+            starts.partition_point(|&s| s < goal).clamp(lo, nb)
+        };
+        ranges.push((lo, hi));
+        lo = hi;
+    }
+    let mut jobs = Vec::with_capacity(workers);
+    let (mut ry, mut rm, mut rb) = (&mut ys[..], &mut metas[..], &mut back[..]);
+    for &(lo, hi) in &ranges {
+        let n = (starts[hi] - starts[lo]) as usize;
+        let (y, rest) = ry.split_at_mut(n);
+        ry = rest;
+        let (m, rest) = rm.split_at_mut(if keep_meta { n } else { 0 });
+        rm = rest;
+        let (b, rest) = rb.split_at_mut(if keep_back { n } else { 0 });
+        rb = rest;
+        jobs.push((lo, hi, y, m, b));
+    }
+    jobs.into_par_iter().for_each(|(lo, hi, oy, om, ob)| {
+        let base = starts[lo];
+        let mut pos: Vec<u32> = starts[lo..hi].iter().map(|s| s - base).collect();
+        for p in parts {
+            for (i, &y) in p.ys.iter().enumerate() {
+                let b = bucket_of(y);
+                if b < lo || b >= hi {
                     continue;
                 }
-                let (ls, rs, re) = (ls as usize, rs as usize, re as usize);
-                let base = br * K_BC;
-                for (i, &y) in ys[rs..re].iter().enumerate() {
-                    let slot = &mut rmap[(u64::from(y) - base) as usize];
-                    if *slot == 0 {
-                        *slot = (i + 1) as u16;
-                    }
+                let d = pos[b - lo] as usize;
+                pos[b - lo] += 1;
+                oy[d] = y;
+                if keep_meta {
+                    om[d] = p.metas[i];
                 }
-                for l in ls..rs {
-                    let yl = u64::from(ys[l]);
-                    match_targets(yl, &mut targets);
-                    for &target in &targets {
-                        let first = rmap[usize::from(target)];
-                        if first == 0 {
-                            continue;
-                        }
-                        let mut r = rs + usize::from(first) - 1;
-                        while r < re && u64::from(ys[r]) - base == u64::from(target) {
-                            let (y, meta) = fx(k, t, yl, metas[l], metas[r]);
-                            out.ys.push(y as u32);
-                            if keep_meta {
-                                out.metas.push(meta);
+                if keep_back {
+                    ob[d] = p.back[i];
+                }
+            }
+        }
+    });
+    Level {
+        ys,
+        metas,
+        back,
+        starts,
+    }
+}
+
+/// Matches adjacent buckets of `prev` and evaluates f_t on every match, in parallel over
+/// bucket ranges. Each part holds its matches' y, metadata (none for table 7) and children.
+fn match_and_hash(k: u8, t: usize, prev: &Level) -> Vec<Part> {
+    let nb = prev.starts.len() - 1;
+    let tasks = (rayon::current_num_threads() * 8).max(1);
+    let per = nb.div_ceil(tasks).max(1);
+    let keep_meta = t < 7;
+    let (ys, metas, starts) = (&prev.ys, &prev.metas, &prev.starts);
+    (0..nb.div_ceil(per))
+        .into_par_iter()
+        .map(|task| {
+            let (b0, b1) = (task * per, ((task + 1) * per).min(nb.saturating_sub(1)));
+            let first = starts[b0.min(nb)] as usize;
+            let last = starts[b1.max(b0).min(nb)] as usize;
+            // About one match per left entry: reserve that much so the loop never regrows.
+            let cap = (last - first) + (last - first) / 16 + 64;
+            let mut back: Vec<[u32; 2]> = Vec::with_capacity(cap);
+            // rmap[y % kBC]: 1 + the first right-bucket entry with that value; chain links
+            // further entries with the same value (rare, but possible). u16 keeps rmap in L1
+            // (30 KB); buckets hold ~236 entries, and one too big for u16 (never seen, but
+            // not impossible) goes through the direct check instead.
+            let mut rmap = vec![0u16; K_BC as usize];
+            let mut chain: Vec<u16> = Vec::new();
+            let mut targets = [0u16; EXTRA_BITS_POW];
+            for b in b0..b1 {
+                let (ls, rs, re) = (
+                    starts[b] as usize,
+                    starts[b + 1] as usize,
+                    starts[b + 2] as usize,
+                );
+                if ls == rs || rs == re {
+                    continue;
+                }
+                let base = (b as u32 + 1) * K_BC as u32;
+                if re - rs >= usize::from(u16::MAX) {
+                    for (l, &yl) in ys.iter().enumerate().take(rs).skip(ls) {
+                        for (r, &yr) in ys.iter().enumerate().take(re).skip(rs) {
+                            if is_match(u64::from(yl), u64::from(yr)) {
+                                back.push([l as u32, r as u32]);
                             }
-                            out.back.push([l as u32, r as u32]);
-                            r += 1;
+                        }
+                    }
+                    continue;
+                }
+                chain.clear();
+                chain.resize(re - rs, 0);
+                for (i, &y) in ys[rs..re].iter().enumerate() {
+                    let slot = &mut rmap[(y - base) as usize];
+                    chain[i] = *slot;
+                    *slot = i as u16 + 1;
+                }
+                for (l, &yl) in ys.iter().enumerate().take(rs).skip(ls) {
+                    match_targets(u64::from(yl), &mut targets);
+                    for &target in &targets {
+                        let mut c = rmap[usize::from(target)];
+                        while c != 0 {
+                            back.push([l as u32, (rs + c as usize - 1) as u32]);
+                            c = chain[c as usize - 1];
                         }
                     }
                 }
                 for &y in &ys[rs..re] {
-                    rmap[(u64::from(y) - base) as usize] = 0;
+                    rmap[(y - base) as usize] = 0;
                 }
             }
+            let mut out = Part {
+                ys: Vec::with_capacity(back.len()),
+                metas: Vec::with_capacity(if keep_meta { back.len() } else { 0 }),
+                back: Vec::new(),
+            };
+            let mut inputs = [(0u64, 0u128, 0u128); LANES];
+            for group in back.chunks(LANES) {
+                for (input, &[l, r]) in inputs.iter_mut().zip(group) {
+                    let (l, r) = (l as usize, r as usize);
+                    *input = (u64::from(ys[l]), metas[l], metas[r]);
+                }
+                let results = fx_lanes(k, t, &inputs, group.len());
+                for &(y, meta) in &results[..group.len()] {
+                    out.ys.push(y as u32);
+                    if keep_meta {
+                        out.metas.push(meta);
+                    }
+                }
+            }
+            out.back = back;
             out
         })
-        .collect();
-    let total: usize = parts.iter().map(|p| p.ys.len()).sum();
-    let mut keys: Vec<u64> = Vec::with_capacity(total);
-    let mut flat_metas: Vec<u128> = Vec::with_capacity(if keep_meta { total } else { 0 });
-    let mut flat_back: Vec<[u32; 2]> = Vec::with_capacity(total);
-    for p in parts {
-        let base = keys.len() as u64;
-        keys.extend(
-            p.ys.iter()
-                .enumerate()
-                .map(|(i, &y)| (u64::from(y) << 32) | (base + i as u64)),
-        );
-        flat_metas.extend_from_slice(&p.metas);
-        flat_back.extend_from_slice(&p.back);
-    }
-    let mut tmp = Vec::new();
-    radix_sort_high(&mut keys, &mut tmp, u32::from(k) + EXTRA_BITS);
-    drop(tmp);
-    let new_ys = keys.par_iter().map(|v| (v >> 32) as u32).collect();
-    let new_metas = if keep_meta {
-        keys.par_iter()
-            .map(|v| flat_metas[(*v as u32) as usize])
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let new_back = keys
-        .par_iter()
-        .map(|v| flat_back[(*v as u32) as usize])
-        .collect();
-    Level {
-        ys: new_ys,
-        metas: new_metas,
-        back: new_back,
-    }
+        .collect()
 }
 
 /// Back-propagation: keeps only entries that lead to table 7. Returns the six stored pair
@@ -389,18 +479,36 @@ fn plot_order(
         }
     });
     let w = bits_for(child_count);
-    let mut order: Vec<(u64, u32)> = table
-        .iter()
-        .enumerate()
-        .map(|(i, e)| ((u64::from(e[1]) << w) | u64::from(e[0]), i as u32))
-        .collect();
-    let mut tmp = Vec::new();
-    radix_sort(&mut order, &mut tmp, 2 * w, |p| p.0);
+    let iw = bits_for(table.len() as u64);
     let mut map = vec![0u32; table.len()];
     let mut sorted = Vec::with_capacity(table.len());
-    for (new, &(_, old)) in order.iter().enumerate() {
-        map[old as usize] = new as u32;
-        sorted.push(table[old as usize]);
+    if 2 * w + iw <= 64 {
+        // (hi, lo, index) packed in one u64: half the bytes per radix pass (k <= 20).
+        let mut order: Vec<u64> = table
+            .par_iter()
+            .enumerate()
+            .map(|(i, e)| (((u64::from(e[1]) << w) | u64::from(e[0])) << iw) | i as u64)
+            .collect();
+        let mut tmp = Vec::new();
+        radix_sort(&mut order, &mut tmp, 2 * w, |p| *p >> iw);
+        let mask = (1u64 << iw) - 1;
+        for (new, &p) in order.iter().enumerate() {
+            let old = (p & mask) as usize;
+            map[old] = new as u32;
+            sorted.push(table[old]);
+        }
+    } else {
+        let mut order: Vec<(u64, u32)> = table
+            .par_iter()
+            .enumerate()
+            .map(|(i, e)| ((u64::from(e[1]) << w) | u64::from(e[0]), i as u32))
+            .collect();
+        let mut tmp = Vec::new();
+        radix_sort(&mut order, &mut tmp, 2 * w, |p| p.0);
+        for (new, &(_, old)) in order.iter().enumerate() {
+            map[old as usize] = new as u32;
+            sorted.push(table[old as usize]);
+        }
     }
     (sorted, map)
 }
