@@ -101,9 +101,12 @@ fn shl256(hi: u128, lo: u128, s: u32) -> (u128, u128) {
 /// Matches evaluated per [`fx_lanes`] call.
 pub(crate) const LANES: usize = 8;
 
-/// [`fx`] for up to [`LANES`] matches of one table at once: `inputs[i]` is
+/// [`fx`] for up to [`LANES`] matches of one table: `inputs[i]` is
 /// `(y_left, meta_left, meta_right)`; lanes past `n` are ignored. Same results as [`fx`],
-/// without [`BitWriter`]: the input is composed with two 128-bit shifts.
+/// without [`BitWriter`]: the input is composed with 128-bit shifts. The batch shape is
+/// where a multi-lane BLAKE3 would go; today each lane is one `blake3::hash` call, because a
+/// portable 8-lane compression written here was not vectorised on baseline x86-64 (no
+/// vector rotate in SSE2) and ran slower than the crate's single-block AVX-512 path.
 pub(crate) fn fx_lanes(
     k: u8,
     t: usize,
