@@ -9,13 +9,21 @@
 //! verifies, and only then derives the peer's [`NodeId`]. A replayed or relayed proof fails
 //! because the handshake hash is unique to this session.
 //!
+//! After its proof each side may add its listening port and up to [`MAX_SHARED_ADDRS`] peers it
+//! knows an address for (id, IPv6 or IPv4-mapped address, port). A transport dials every peer
+//! so learnt that it is not connected to, so a node that connects to one seed address finds the
+//! rest of the network; a peer's own address is its socket's IP with the port it announced.
+//! An address is only a hint: whoever answers there must still pass the handshake.
+//!
 //! An application frame is a `u32` length followed by its bytes, split over as many Noise
 //! messages as needed. A length above [`TcpConfig::max_frame`], a decryption failure or a
 //! frame that does not complete within [`TcpConfig::frame_timeout`] ends the connection; so
 //! does a handshake that does not finish within [`TcpConfig::handshake_timeout`].
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -37,6 +45,11 @@ const NOISE_MAX: usize = 65_535;
 const TAG_LEN: usize = 16;
 const CHUNK: usize = NOISE_MAX - TAG_LEN;
 const PROOF_LEN: usize = 32 + 64;
+/// Most peer addresses one side shares after its identity proof.
+pub const MAX_SHARED_ADDRS: usize = 64;
+/// Most peer addresses a transport remembers.
+const MAX_KNOWN_ADDRS: usize = 4096;
+const ADDR_ENTRY_LEN: usize = 32 + 16 + 2;
 
 /// Settings of a [`TcpTransport`].
 #[derive(Clone, Copy, Debug)]
@@ -78,12 +91,99 @@ struct Shared {
     next_conn: AtomicU64,
     dropped_outbound: AtomicU64,
     rejected_connections: AtomicU64,
+    listen_port: u16,
+    addrs: Mutex<BTreeMap<NodeId, SocketAddr>>,
+    dialing: Mutex<BTreeSet<NodeId>>,
 }
 
 impl Shared {
     fn peers(&self) -> MutexGuard<'_, BTreeMap<NodeId, Peer>> {
         self.peers.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn addrs(&self) -> MutexGuard<'_, BTreeMap<NodeId, SocketAddr>> {
+        self.addrs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn dialing(&self) -> MutexGuard<'_, BTreeSet<NodeId>> {
+        self.dialing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// This side's port and up to [`MAX_SHARED_ADDRS`] known peer addresses, to follow the
+    /// identity proof.
+    fn address_book(&self, skip: &NodeId) -> Vec<u8> {
+        let addrs = self.addrs();
+        let entries: Vec<(&NodeId, &SocketAddr)> = addrs
+            .iter()
+            .filter(|(id, _)| *id != skip)
+            .take(MAX_SHARED_ADDRS)
+            .collect();
+        let mut out = Vec::with_capacity(3 + entries.len() * ADDR_ENTRY_LEN);
+        out.extend_from_slice(&self.listen_port.to_be_bytes());
+        out.push(entries.len() as u8);
+        for (id, addr) in entries {
+            out.extend_from_slice(&id.to_bytes());
+            let ip = match addr.ip() {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                IpAddr::V6(v6) => v6,
+            };
+            out.extend_from_slice(&ip.octets());
+            out.extend_from_slice(&addr.port().to_be_bytes());
+        }
+        out
+    }
+
+    /// Remembers `addr` for `peer` (bounded: beyond the cap new peers are not remembered).
+    fn remember(&self, peer: NodeId, addr: SocketAddr) {
+        let mut addrs = self.addrs();
+        if addrs.len() < MAX_KNOWN_ADDRS || addrs.contains_key(&peer) {
+            addrs.insert(peer, addr);
+        }
+    }
+}
+
+/// What a peer shared after its identity proof: its listening port and the addresses it knows.
+type SharedBook = Option<(u16, Vec<(NodeId, SocketAddr)>)>;
+
+fn parse_book(bytes: &[u8]) -> Result<SharedBook> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let bad = || NodeError::Handshake("malformed address book");
+    let (head, rest) = bytes.split_first_chunk::<3>().ok_or_else(bad)?;
+    let port = u16::from_be_bytes([head[0], head[1]]);
+    let count = usize::from(head[2]);
+    if count > MAX_SHARED_ADDRS || rest.len() != count * ADDR_ENTRY_LEN {
+        return Err(bad());
+    }
+    let mut entries = Vec::with_capacity(count);
+    for e in rest.chunks_exact(ADDR_ENTRY_LEN) {
+        let (id, tail) = e.split_first_chunk::<32>().ok_or_else(bad)?;
+        let (ip, port) = tail.split_first_chunk::<16>().ok_or_else(bad)?;
+        let port = u16::from_be_bytes(port.try_into().map_err(|_| bad())?);
+        let ip = Ipv6Addr::from(*ip);
+        let ip = ip.to_ipv4_mapped().map_or(IpAddr::V6(ip), IpAddr::V4);
+        entries.push((NodeId::from_bytes(*id), SocketAddr::new(ip, port)));
+    }
+    Ok(Some((port, entries)))
+}
+
+/// Dials `addr` in the background (a peer learnt from another's address book).
+fn dial(
+    shared: Arc<Shared>,
+    peer: NodeId,
+    addr: SocketAddr,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let connected =
+            tokio::time::timeout(shared.config.handshake_timeout, TcpStream::connect(addr)).await;
+        if let Ok(Ok(stream)) = connected
+            && let Err(e) = establish(shared.clone(), stream, true).await
+        {
+            tracing::debug!(%peer, error = %e, "dialing a shared address failed");
+        }
+        shared.dialing().remove(&peer);
+    })
 }
 
 /// A [`Transport`] over TCP with Noise encryption and identity authentication.
@@ -125,6 +225,9 @@ impl TcpTransport {
             next_conn: AtomicU64::new(0),
             dropped_outbound: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
+            listen_port: local_addr.port(),
+            addrs: Mutex::new(BTreeMap::new()),
+            dialing: Mutex::new(BTreeSet::new()),
         });
         let accept_shared = shared.clone();
         let accept_task = tokio::spawn(async move {
@@ -164,6 +267,11 @@ impl TcpTransport {
         .map_err(|_| NodeError::Timeout)?
         .map_err(NodeError::io("connect"))?;
         establish(self.shared.clone(), stream, true).await
+    }
+
+    /// Peers this transport knows an address for (learnt from handshakes), in id order.
+    pub fn known_addrs(&self) -> Vec<(NodeId, SocketAddr)> {
+        self.shared.addrs().iter().map(|(n, a)| (*n, *a)).collect()
     }
 
     /// Peers with a live connection, in ascending order.
@@ -254,13 +362,28 @@ fn noise_err(_: snow::Error) -> NodeError {
 /// The handshake and identity proof, then the reader and writer tasks.
 async fn establish(shared: Arc<Shared>, stream: TcpStream, initiator: bool) -> Result<NodeId> {
     let _ = stream.set_nodelay(true);
+    let remote_ip = stream.peer_addr().ok().map(|a| a.ip());
     let (mut r, mut w) = stream.into_split();
-    let (state, peer) = tokio::time::timeout(
+    let (state, peer, book) = tokio::time::timeout(
         shared.config.handshake_timeout,
-        handshake(&shared.keypair, &mut r, &mut w, initiator),
+        handshake(&shared, &mut r, &mut w, initiator),
     )
     .await
     .map_err(|_| NodeError::Timeout)??;
+    let me = shared.keypair.node_id();
+    if let Some((port, entries)) = book {
+        if let Some(ip) = remote_ip {
+            shared.remember(peer, SocketAddr::new(ip, port));
+        }
+        for (id, addr) in entries {
+            let known = id == me || id == peer || shared.peers().contains_key(&id);
+            if known || !shared.dialing().insert(id) {
+                continue;
+            }
+            shared.remember(id, addr);
+            tokio::spawn(dial(shared.clone(), id, addr));
+        }
+    }
     let state = Arc::new(state);
     let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel(shared.config.outbox_capacity.max(1));
@@ -299,11 +422,12 @@ async fn establish(shared: Arc<Shared>, stream: TcpStream, initiator: bool) -> R
 }
 
 async fn handshake(
-    keypair: &Keypair,
+    shared: &Shared,
     r: &mut OwnedReadHalf,
     w: &mut OwnedWriteHalf,
     initiator: bool,
-) -> Result<(StatelessTransportState, NodeId)> {
+) -> Result<(StatelessTransportState, NodeId, SharedBook)> {
+    let keypair = &shared.keypair;
     let params = NOISE_PARAMS
         .parse()
         .map_err(|_| NodeError::Handshake("noise parameters"))?;
@@ -343,6 +467,8 @@ async fn handshake(
     let mut proof = Vec::with_capacity(PROOF_LEN);
     proof.extend_from_slice(&keypair.public().to_bytes());
     proof.extend_from_slice(&sig.to_bytes());
+    // The remote id is known (to the Noise layer) only as a static key here; skip nobody.
+    proof.extend_from_slice(&shared.address_book(&keypair.node_id()));
     let n = state
         .write_message(0, &proof, &mut out)
         .map_err(noise_err)?;
@@ -351,9 +477,10 @@ async fn handshake(
     let m = state
         .read_message(0, &buf[..n], &mut scratch)
         .map_err(noise_err)?;
-    if m != PROOF_LEN {
+    if m < PROOF_LEN {
         return Err(NodeError::Handshake("identity proof has the wrong length"));
     }
+    let book = parse_book(scratch.get(PROOF_LEN..m).unwrap_or(&[]))?;
     let mut pk = [0u8; 32];
     pk.copy_from_slice(&scratch[..32]);
     let mut sig = [0u8; 64];
@@ -366,7 +493,7 @@ async fn handshake(
     }
     pk.verify(domain::NODE_HANDSHAKE, &hash, &Signature::from_bytes(sig))
         .map_err(|_| NodeError::Handshake("identity signature"))?;
-    Ok((state, pk.node_id()))
+    Ok((state, pk.node_id(), book))
 }
 
 async fn write_loop(
@@ -468,6 +595,41 @@ mod tests {
 
     fn kp(i: u8) -> Keypair {
         Keypair::from_seed(&[i; 32])
+    }
+
+    #[test]
+    fn address_books_round_trip_and_hostile_ones_are_refused() {
+        let (tx, _rx) = mpsc::channel(1);
+        let shared = Shared {
+            keypair: kp(1),
+            config: TcpConfig::default(),
+            peers: Mutex::new(BTreeMap::new()),
+            events: tx,
+            next_conn: AtomicU64::new(0),
+            dropped_outbound: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            listen_port: 30333,
+            addrs: Mutex::new(BTreeMap::new()),
+            dialing: Mutex::new(BTreeSet::new()),
+        };
+        let a: SocketAddr = "10.1.2.3:4000".parse().unwrap();
+        let b: SocketAddr = "[2001:db8::7]:5000".parse().unwrap();
+        shared.remember(kp(2).node_id(), a);
+        shared.remember(kp(3).node_id(), b);
+        let book = shared.address_book(&kp(1).node_id());
+        let (port, mut entries) = parse_book(&book).unwrap().unwrap();
+        entries.sort();
+        let mut want = vec![(kp(2).node_id(), a), (kp(3).node_id(), b)];
+        want.sort();
+        assert_eq!((port, entries), (30333, want));
+        assert_eq!(parse_book(&[]).unwrap(), None);
+        // Truncated, padded, or claiming more entries than allowed: refused, never a panic.
+        assert!(parse_book(&book[..book.len() - 1]).is_err());
+        assert!(parse_book(&[book.as_slice(), &[0]].concat()).is_err());
+        assert!(parse_book(&[0, 1, (MAX_SHARED_ADDRS + 1) as u8]).is_err());
+        for len in 0..200 {
+            let _ = parse_book(&vec![0xFF; len]);
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ fn config() -> HostConfig {
     cfg
 }
 
-/// Starts `n` nodes, fully meshed over TCP.
+/// Starts `n` nodes over TCP that know one seed address and discover the rest.
 pub async fn network(n: usize, ledger: &MemoryLedger, cfg: HostConfig) -> Vec<NodeHandle> {
     let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut transports = Vec::new();
@@ -46,11 +46,23 @@ pub async fn network(n: usize, ledger: &MemoryLedger, cfg: HostConfig) -> Vec<No
         );
         keys.push(kp);
     }
-    for i in 0..n {
-        for j in 0..i {
-            let addr = transports[j].local_addr();
-            transports[i].connect(addr).await.unwrap();
-        }
+    // Every node dials only the first one's address; the others it learns from the address
+    // books exchanged after each handshake.
+    let seed_addr = transports[0].local_addr();
+    for t in &transports[1..] {
+        t.connect(seed_addr).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while transports.iter().any(|t| t.connected_peers().len() < n - 1) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "peers did not discover each other: {:?}",
+            transports
+                .iter()
+                .map(|t| t.connected_peers().len())
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let seeds = vec![keys[0].node_id(), keys[1].node_id()];
     let dir = std::env::temp_dir().join(format!("subspace-node-tcp-{}", std::process::id()));
