@@ -12,7 +12,8 @@
 //! After its proof each side may add its listening port and up to [`MAX_SHARED_ADDRS`] peers it
 //! knows an address for (id, IPv6 or IPv4-mapped address, port). A transport dials every peer
 //! so learnt that it is not connected to, so a node that connects to one seed address finds the
-//! rest of the network; a peer's own address is its socket's IP with the port it announced.
+//! rest of the network (up to [`MAX_DISCOVERED_PEERS`] connections); a peer's own address is its
+//! socket's IP with the port it announced.
 //! An address is only a hint: whoever answers there must still pass the handshake.
 //!
 //! An application frame is a `u32` length followed by its bytes, split over as many Noise
@@ -47,6 +48,9 @@ const CHUNK: usize = NOISE_MAX - TAG_LEN;
 const PROOF_LEN: usize = 32 + 64;
 /// Most peer addresses one side shares after its identity proof.
 pub const MAX_SHARED_ADDRS: usize = 64;
+/// A transport stops dialing addresses it learnt once it has this many connections (it still
+/// accepts and dials explicitly), so discovery does not grow into a full mesh of a large network.
+pub const MAX_DISCOVERED_PEERS: usize = 64;
 /// Most peer addresses a transport remembers.
 const MAX_KNOWN_ADDRS: usize = 4096;
 const ADDR_ENTRY_LEN: usize = 32 + 16 + 2;
@@ -376,11 +380,18 @@ async fn establish(shared: Arc<Shared>, stream: TcpStream, initiator: bool) -> R
             shared.remember(peer, SocketAddr::new(ip, port));
         }
         for (id, addr) in entries {
-            let known = id == me || id == peer || shared.peers().contains_key(&id);
-            if known || !shared.dialing().insert(id) {
+            if id == me || id == peer {
                 continue;
             }
-            shared.remember(id, addr);
+            // A third party's claim never replaces an address already known.
+            if !shared.addrs().contains_key(&id) {
+                shared.remember(id, addr);
+            }
+            let known = shared.peers().contains_key(&id);
+            let enough = shared.peers().len() + shared.dialing().len() >= MAX_DISCOVERED_PEERS;
+            if known || enough || !shared.dialing().insert(id) {
+                continue;
+            }
             tokio::spawn(dial(shared.clone(), id, addr));
         }
     }
