@@ -202,14 +202,19 @@ pub(crate) fn write_plot(tables: &Tables, path: &Path) -> Result<PlotInfo, PosEr
     let k = tables.k();
     let pairs = tables.pair_tables();
     let (f7, p7) = tables.table7();
-    let mut sections: Vec<Section> = Vec::with_capacity(7);
-    let mut prev = 1u64 << k;
-    for (i, table) in pairs.iter().enumerate() {
-        let w = if i == 0 { u32::from(k) } else { bits_for(prev) };
-        sections.push(pair_section(i as u8 + 1, table, w));
-        prev = table.len() as u64;
+    // Position widths: table 1 holds x values (k bits), table t positions in table t - 1.
+    let mut widths = [u32::from(k); 7];
+    for i in 1..7 {
+        widths[i] = bits_for(pairs[i - 1].len() as u64);
     }
-    sections.push(table7_section(f7, p7, bits_for(prev)));
+    // The seven sections are independent: encode them side by side.
+    let sections: Vec<Section> = (0..7usize)
+        .into_par_iter()
+        .map(|i| match pairs.get(i) {
+            Some(table) => pair_section(i as u8 + 1, table, widths[i]),
+            None => table7_section(f7, p7, widths[6]),
+        })
+        .collect();
 
     let mut header = Vec::with_capacity(HEADER_BYTES);
     header.extend_from_slice(MAGIC);

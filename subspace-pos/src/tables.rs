@@ -201,8 +201,7 @@ fn build(plot_id: &PlotId, k: u8, progress: &mut (dyn FnMut(Progress) + Send)) -
         .zip(map.iter())
         .map(|(&y, &p)| (u64::from(y >> EXTRA_BITS) << pos_bits) | u64::from(p))
         .collect();
-    let mut tmp = Vec::new();
-    radix_sort(&mut t7, &mut tmp, u32::from(k) + pos_bits, |v| *v);
+    sort_packed(&mut t7, u32::from(k) + pos_bits, 0);
     let mask = (1u64 << pos_bits) - 1;
     let f7 = t7.iter().map(|v| (v >> pos_bits) as u32).collect();
     let p7 = t7.iter().map(|v| (v & mask) as u32).collect();
@@ -463,6 +462,53 @@ fn prune(xs: &[u32], backs: &[Vec<[u32; 2]>]) -> Vec<Vec<[u32; 2]>> {
     stored
 }
 
+/// Sorts `v` by `v >> low_bits`, a `key_bits`-bit key, on the current rayon pool: one
+/// sequential pass splits by the key's top 8 bits, then the 256 groups (contiguous, so
+/// disjoint slices) are radix-sorted in parallel. One thread: a plain radix sort.
+fn sort_packed(v: &mut Vec<u64>, key_bits: u32, low_bits: u32) {
+    const TOP: u32 = 8;
+    let mut tmp = Vec::new();
+    if rayon::current_num_threads() < 2 || key_bits <= TOP {
+        radix_sort(v, &mut tmp, key_bits, |p| *p >> low_bits);
+        return;
+    }
+    let shift = low_bits + key_bits - TOP;
+    let mut counts = [0usize; 1 << TOP];
+    for p in v.iter() {
+        counts[(*p >> shift) as usize] += 1;
+    }
+    let mut starts = [0usize; 1 << TOP];
+    let mut sum = 0;
+    for (s, c) in starts.iter_mut().zip(counts.iter()) {
+        *s = sum;
+        sum += c;
+    }
+    tmp.resize(v.len(), 0);
+    let mut at = starts;
+    for p in v.iter() {
+        let d = (*p >> shift) as usize;
+        tmp[at[d]] = *p;
+        at[d] += 1;
+    }
+    let mut groups = Vec::with_capacity(1 << TOP);
+    let mut rest = &mut tmp[..];
+    for c in counts {
+        let (g, r) = rest.split_at_mut(c);
+        groups.push(g);
+        rest = r;
+    }
+    groups.into_par_iter().for_each_init(
+        || (Vec::new(), Vec::new()),
+        |(a, b), g| {
+            a.clear();
+            a.extend_from_slice(g);
+            radix_sort(a, b, key_bits - TOP, |p| *p >> low_bits);
+            g.copy_from_slice(a);
+        },
+    );
+    core::mem::swap(v, &mut tmp);
+}
+
 /// Remaps children through the previous table's new order, puts the smaller child first,
 /// and sorts by (larger, smaller). Returns the table and the old-to-new position map.
 fn plot_order(
@@ -489,13 +535,14 @@ fn plot_order(
             .enumerate()
             .map(|(i, e)| (((u64::from(e[1]) << w) | u64::from(e[0])) << iw) | i as u64)
             .collect();
-        let mut tmp = Vec::new();
-        radix_sort(&mut order, &mut tmp, 2 * w, |p| *p >> iw);
+        sort_packed(&mut order, 2 * w, iw);
         let mask = (1u64 << iw) - 1;
+        sorted = order
+            .par_iter()
+            .map(|&p| table[(p & mask) as usize])
+            .collect();
         for (new, &p) in order.iter().enumerate() {
-            let old = (p & mask) as usize;
-            map[old] = new as u32;
-            sorted.push(table[old]);
+            map[(p & mask) as usize] = new as u32;
         }
     } else {
         let mut order: Vec<(u64, u32)> = table
