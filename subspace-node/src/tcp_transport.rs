@@ -82,9 +82,16 @@ impl Default for TcpConfig {
     }
 }
 
+/// Older connections to one peer kept open beside the newest (see [`Peer::older`]).
+const MAX_OLDER_CONNS: usize = 2;
+
 struct Peer {
     conn: u64,
     outbox: mpsc::Sender<Vec<u8>>,
+    /// Connections replaced by a newer one. They stay open: when two nodes dial each other at
+    /// once, each side may prefer a different one of the two, and closing the other would end
+    /// the connection the peer still sends on. If the newest ends, the last of these takes over.
+    older: Vec<(u64, mpsc::Sender<Vec<u8>>)>,
 }
 
 struct Shared {
@@ -398,7 +405,26 @@ async fn establish(shared: Arc<Shared>, stream: TcpStream, initiator: bool) -> R
     let state = Arc::new(state);
     let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel(shared.config.outbox_capacity.max(1));
-    shared.peers().insert(peer, Peer { conn, outbox: tx });
+    {
+        let mut peers = shared.peers();
+        let mut older = Vec::new();
+        if let Some(p) = peers.remove(&peer) {
+            older = p.older;
+            older.push((p.conn, p.outbox));
+            older.retain(|(_, o)| !o.is_closed());
+            if older.len() > MAX_OLDER_CONNS {
+                older.remove(0);
+            }
+        }
+        peers.insert(
+            peer,
+            Peer {
+                conn,
+                outbox: tx,
+                older,
+            },
+        );
+    }
     if shared
         .events
         .send(TransportEvent::Connected(peer))
@@ -414,15 +440,32 @@ async fn establish(shared: Arc<Shared>, stream: TcpStream, initiator: bool) -> R
         if let Err(e) = result {
             tracing::debug!(peer = %peer, error = %e, "connection ended");
         }
-        let mine = {
+        let gone = {
             let mut peers = reader_shared.peers();
-            let mine = peers.get(&peer).is_some_and(|p| p.conn == conn);
-            if mine {
-                peers.remove(&peer);
+            match peers.get_mut(&peer) {
+                Some(p) if p.conn == conn => {
+                    // The newest ended: fall back to an older one still open, if any.
+                    p.older.retain(|(_, o)| !o.is_closed());
+                    match p.older.pop() {
+                        Some((c, o)) => {
+                            p.conn = c;
+                            p.outbox = o;
+                            false
+                        }
+                        None => {
+                            peers.remove(&peer);
+                            true
+                        }
+                    }
+                }
+                Some(p) => {
+                    p.older.retain(|(c, _)| *c != conn);
+                    false
+                }
+                None => false,
             }
-            mine
         };
-        if mine {
+        if gone {
             let _ = reader_shared
                 .events
                 .send(TransportEvent::Disconnected(peer))
