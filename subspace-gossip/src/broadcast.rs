@@ -1,7 +1,10 @@
 //! The queue of news waiting to be piggy-backed, with SWIM's retransmit limit.
 //!
-//! Least-transmitted first, newest first among equals (as memberlist's transmit-limited
-//! queue does): fresh news spreads fastest, and each item goes out `λ · ⌈log10(n + 1)⌉` times.
+//! Newest first, each item going out `λ · ⌈log10(n + 1)⌉` times. memberlist sends the
+//! least-transmitted first; under a burst (a thousand joins in a second) that parks every item
+//! sent once behind the whole backlog of unsent ones, so a suspicion raised after the burst
+//! waited dozens of periods for its second transmission. The newest news is the least spread,
+//! so it goes first; a backlog that starves is old news, which anti-entropy delivers anyway.
 
 use core::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -12,12 +15,13 @@ use crate::statement::Signed;
 struct Item {
     signed: Signed,
     len: usize,
+    sent: u32,
 }
 
 /// Bounded queue of broadcasts (oldest dropped on overflow, counted).
 #[derive(Debug, Clone)]
 pub struct BroadcastQueue {
-    items: BTreeMap<(u32, Reverse<u64>), Item>,
+    items: BTreeMap<Reverse<u64>, Item>,
     next_seq: u64,
     capacity: usize,
     /// Broadcasts dropped because the queue was full.
@@ -48,14 +52,18 @@ impl BroadcastQueue {
     /// Queues `signed` for dissemination.
     pub fn push(&mut self, signed: Signed) {
         let len = signed.encoded_len();
-        self.items
-            .insert((0, Reverse(self.next_seq)), Item { signed, len });
+        self.items.insert(
+            Reverse(self.next_seq),
+            Item {
+                signed,
+                len,
+                sent: 0,
+            },
+        );
         self.next_seq += 1;
         while self.items.len() > self.capacity {
-            // Oldest = smallest sequence number, wherever its transmit count puts it.
-            let oldest = self.items.keys().min_by_key(|(_, Reverse(s))| *s).copied();
-            if let Some(k) = oldest {
-                self.items.remove(&k);
+            // The oldest has the smallest sequence number: the last key.
+            if self.items.pop_last().is_some() {
                 self.dropped += 1;
             }
         }
@@ -78,10 +86,11 @@ impl BroadcastQueue {
             }
         }
         for k in picked {
-            if let Some(item) = self.items.remove(&k) {
+            if let Some(item) = self.items.get_mut(&k) {
                 out.push(item.signed.clone());
-                if k.0 + 1 < limit {
-                    self.items.insert((k.0 + 1, k.1), item);
+                item.sent += 1;
+                if item.sent >= limit {
+                    self.items.remove(&k);
                 }
             }
         }
@@ -107,15 +116,19 @@ mod tests {
     }
 
     #[test]
-    fn retransmit_limit_and_fairness() {
+    fn newest_first_up_to_the_retransmit_limit() {
         let mut q = BroadcastQueue::new(10);
         q.push(leave(1));
         q.push(leave(2));
         let len = leave(1).encoded_len();
-        // Budget for one: the newest goes first, then the other (fewer transmissions).
+        // Budget for one: the newest goes out its two times, then the older one.
+        assert_eq!(q.take(len, 2), vec![leave(2)]);
         assert_eq!(q.take(len, 2), vec![leave(2)]);
         assert_eq!(q.take(len, 2), vec![leave(1)]);
-        assert_eq!(q.take(10 * len, 2).len(), 2);
+        // News arriving now overtakes the item already sent once.
+        q.push(leave(3));
+        assert_eq!(q.take(len, 2), vec![leave(3)]);
+        assert_eq!(q.take(10 * len, 2), vec![leave(3), leave(1)]);
         assert!(q.is_empty());
     }
 

@@ -1,9 +1,12 @@
 //! A bounded set of statements whose signatures have already been checked.
 //!
 //! ed25519 verification costs ~50 µs; a node hears the same statement many times (piggy-backed
-//! copies, anti-entropy), so it verifies each once and remembers its id. The id is the hash of
-//! the statement *with* its signature, so a forgery never hits the cache. Nodes sharing one
-//! process (a simulation) may share one cache through [`Gossip::with_cache`](crate::Gossip::with_cache).
+//! copies, anti-entropy), so it verifies each once. Statements the pool holds are recognised
+//! by the pool itself; this cache remembers the ids of those that verified but were not kept
+//! (superseded, or trimmed at once), so their copies still in flight are not checked again.
+//! The id is the hash of the statement *with* its signature, so a forgery never hits the cache.
+//! Several identities run by one operator in one process may share a cache through
+//! [`Gossip::with_cache`](crate::Gossip::with_cache); nodes that do not trust each other must not.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};

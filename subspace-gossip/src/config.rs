@@ -23,7 +23,8 @@ pub struct Config {
     /// Bytes of piggy-backed news one probe message may carry.
     pub max_piggyback_bytes: usize,
     /// Run one Scuttlebutt anti-entropy exchange every this many protocol periods (unscaled by
-    /// local health, so a node Lifeguard slowed down still catches up at this pace).
+    /// local health, so a node Lifeguard slowed down still catches up at this pace); every
+    /// period instead while the last exchanges brought news (a node catching up).
     pub anti_entropy_every: u32,
     /// Largest digest (entries) one anti-entropy message carries; larger pools are covered by
     /// rotating windows of the id space.

@@ -116,6 +116,12 @@ struct Identity {
 }
 
 const MAX_RELAYS: usize = 1024;
+/// Follow-up digests a node may send per anti-entropy interval while deltas arrive full: the
+/// Scuttlebutt receiver asking for more at once when it is behind, instead of one budget's
+/// worth per interval (a joining node then catches up within a period, not dozens).
+const CATCH_UP_ROUNDS: u32 = 16;
+/// Peers whose last digest range is remembered.
+const MAX_AE_RANGES: usize = 64;
 
 /// One node's gossip layer. Feed it messages and timer ticks; drain its transmits and events.
 ///
@@ -148,6 +154,14 @@ pub struct Gossip {
     suspicions: BTreeMap<NodeId, Suspicion>,
     local_health: u32,
     digest_cursor: NodeId,
+    /// The id range of the last digest sent to each peer, so that a delta cut at the byte
+    /// budget can be followed by another digest of the same range (bounded, oldest dropped).
+    ae_ranges: BTreeMap<NodeId, (NodeId, NodeId)>,
+    /// Follow-up digests left in this anti-entropy interval.
+    catch_up_left: u32,
+    /// Statements anti-entropy taught this node since its last exchange began: while it is
+    /// catching up (just joined, or a partition healed) it exchanges every period.
+    ae_news: usize,
     stats: Stats,
 }
 
@@ -170,7 +184,7 @@ impl Gossip {
         Gossip {
             pool: Pool::new(config.max_members, config.max_statements_per_member),
             broadcasts: BroadcastQueue::new(config.max_broadcasts),
-            cache: VerifiedCache::new(1 << 16),
+            cache: VerifiedCache::new(4096),
             me: keypair.node_id(),
             keypair,
             rng,
@@ -190,13 +204,17 @@ impl Gossip {
             suspicions: BTreeMap::new(),
             local_health: 0,
             digest_cursor: NodeId::default(),
+            ae_ranges: BTreeMap::new(),
+            catch_up_left: CATCH_UP_ROUNDS,
+            ae_news: 0,
             stats: Stats::default(),
             config,
         }
     }
 
-    /// Shares a verified-signature cache with other nodes in the same process (simulations):
-    /// each signature is then verified once per process instead of once per node.
+    /// Shares a verified-signature cache with other identities of the same operator in the
+    /// same process: each signature is then verified once per process instead of once per
+    /// node. Every node holds a private cache otherwise; the crate's simulations use those.
     pub fn with_cache(mut self, cache: VerifiedCache) -> Gossip {
         self.cache = cache;
         self
@@ -340,8 +358,13 @@ impl Gossip {
         self.incarnation = self.incarnation.max(unix_ms);
         let join = self.sign_join(now)?;
         let me = self.me;
-        for seed in seeds.iter().filter(|s| **s != me) {
-            let digest = self.digest_window(true);
+        let seeds: Vec<NodeId> = seeds.iter().filter(|s| **s != me).copied().collect();
+        self.catch_up_left = CATCH_UP_ROUNDS;
+        for (i, seed) in seeds.iter().enumerate() {
+            // Each seed is asked for its own slice of the id space, so that their answers
+            // do not repeat each other.
+            let (from, to) = id_slice(i, seeds.len());
+            let digest = self.digest_range(*seed, from, to);
             self.send(
                 *seed,
                 Message {
@@ -353,8 +376,9 @@ impl Gossip {
         let period_ms = self.period_ms().max(1);
         let jitter = sampling::below(&mut self.rng, period_ms);
         self.next_probe_at = Some(now + Duration::from_millis(jitter));
+        // A new node has everything to learn: its first exchange comes one period in.
         self.next_anti_entropy_at =
-            Some(now + Duration::from_millis(jitter) + self.anti_entropy_interval());
+            Some(now + Duration::from_millis(jitter) + self.config.protocol_period);
         Ok(())
     }
 
@@ -566,7 +590,6 @@ impl Gossip {
 
     fn accept_own(&mut self, signed: Signed) -> Result<()> {
         let id = signed.id()?;
-        self.cache.insert(id);
         if let Some(ch) = self.pool.insert(id, signed.clone()) {
             self.on_change(signed.statement.subject(), ch);
         }
@@ -675,7 +698,14 @@ impl Gossip {
             }
         }
         if self.next_anti_entropy_at.is_some_and(|t| now >= t) {
-            self.next_anti_entropy_at = Some(now + self.anti_entropy_interval());
+            let every = if self.ae_news > 0 {
+                self.config.protocol_period
+            } else {
+                self.anti_entropy_interval()
+            };
+            self.next_anti_entropy_at = Some(now + every);
+            self.catch_up_left = CATCH_UP_ROUNDS;
+            self.ae_news = 0;
             self.start_anti_entropy();
         }
     }
@@ -776,6 +806,11 @@ impl Gossip {
         s.mine = true;
         s.first_failed_ms = s.first_failed_ms.min(p.started_ms);
         s.probers = probers;
+        // The members already suspecting it are the ones that may declare it failed, and
+        // they do so sooner the more independent confirmations they hold: tell the first k
+        // directly rather than hope the piggy-backed copy finds them.
+        let k = self.config.indirect_probes.max(1);
+        let others: Vec<NodeId> = s.confirmers.iter().take(k).copied().collect();
         let st = Statement::Suspect(Suspect {
             about: p.target,
             incarnation,
@@ -783,6 +818,15 @@ impl Gossip {
             at_ms: p.started_ms,
         });
         let signed = st.sign(&self.keypair)?;
+        for peer in others {
+            self.send(
+                peer,
+                Message {
+                    body: Body::News,
+                    piggyback: vec![signed.clone()],
+                },
+            );
+        }
         self.accept(now, signed, true).map(|_| ())
     }
 
@@ -826,29 +870,21 @@ impl Gossip {
 
     // ---------------------------------------------------------------- anti-entropy
 
-    fn digest_window(&mut self, whole: bool) -> Digest {
-        let max = if whole {
-            usize::MAX
-        } else {
-            self.config.max_digest_entries.max(1)
-        };
-        let from = if whole {
-            NodeId::default()
-        } else {
-            self.digest_cursor
-        };
-        let mut entries: Vec<DigestEntry> = self
+    /// The next window of the rotating anti-entropy digest.
+    fn digest_window(&mut self) -> Digest {
+        let max = self.config.max_digest_entries.max(1);
+        let from = self.digest_cursor;
+        let entries: Vec<DigestEntry> = self
             .pool
             .range(from)
-            .take(max.min(self.config.max_digest_entries.max(1)))
+            .take(max)
             .map(|(n, m)| DigestEntry {
                 node: *n,
                 summary: m.summary,
             })
             .collect();
-        let full = entries.len() >= self.config.max_digest_entries.max(1);
-        let to = match (full, entries.last()) {
-            (true, Some(last)) => last.node,
+        let to = match entries.last() {
+            Some(last) if entries.len() >= max => last.node,
             _ => NodeId::from_bytes([0xff; 32]),
         };
         self.digest_cursor = if to == NodeId::from_bytes([0xff; 32]) {
@@ -856,11 +892,36 @@ impl Gossip {
         } else {
             next_id(&to)
         };
-        if whole && full {
-            // A new node's first digest is tiny; this only trims pathological pools.
-            entries.truncate(self.config.max_digest_entries.max(1));
-        }
         Digest { from, to, entries }
+    }
+
+    /// A digest of the members in `[from, to]` for `peer` (cut at `max_digest_entries`, the
+    /// range then ending at the last entry), remembered for follow-ups.
+    fn digest_range(&mut self, peer: NodeId, from: NodeId, to: NodeId) -> Digest {
+        let max = self.config.max_digest_entries.max(1);
+        let entries: Vec<DigestEntry> = self
+            .pool
+            .range(from)
+            .take_while(|(n, _)| **n <= to)
+            .take(max)
+            .map(|(n, m)| DigestEntry {
+                node: *n,
+                summary: m.summary,
+            })
+            .collect();
+        let to = match entries.last() {
+            Some(last) if entries.len() >= max => last.node,
+            _ => to,
+        };
+        self.remember_range(peer, from, to);
+        Digest { from, to, entries }
+    }
+
+    fn remember_range(&mut self, peer: NodeId, from: NodeId, to: NodeId) {
+        self.ae_ranges.insert(peer, (from, to));
+        while self.ae_ranges.len() > MAX_AE_RANGES {
+            self.ae_ranges.pop_first();
+        }
     }
 
     fn start_anti_entropy(&mut self) {
@@ -872,7 +933,8 @@ impl Gossip {
         let Some(peer) = sampling::uniform(pool, 1, &mut self.rng).pop() else {
             return;
         };
-        let digest = self.digest_window(false);
+        let digest = self.digest_window();
+        self.remember_range(peer, digest.from, digest.to);
         self.send(
             peer,
             Message {
@@ -891,7 +953,7 @@ impl Gossip {
     /// entries because the entries of members that many suspected are large: after a healed
     /// partition a budget's worth of old suspicions would otherwise crowd out the refutations.
     fn delta_for(&self, peer: NodeId, mut nodes: Vec<NodeId>) -> Vec<Signed> {
-        nodes.sort_by_key(|n| {
+        nodes.sort_by_cached_key(|n| {
             let party = *n == peer || *n == self.me;
             (!party, self.pool.get(n).map_or(0, |m| m.last_ms), *n)
         });
@@ -923,24 +985,48 @@ impl Gossip {
     }
 
     fn on_digest(&mut self, from: NodeId, d: Digest) {
-        let theirs: BTreeMap<NodeId, _> = d.entries.iter().map(|e| (e.node, e.summary)).collect();
         let mut give = Vec::new();
-        if d.from <= d.to {
-            for (n, m) in self.pool.range(d.from) {
-                if *n > d.to {
-                    break;
+        let mut want = Vec::new();
+        let sorted = d.entries.windows(2).all(|w| w[0].node < w[1].node)
+            && d.entries.first().is_none_or(|e| e.node >= d.from)
+            && d.entries.last().is_none_or(|e| e.node <= d.to);
+        if sorted {
+            // An honest digest lists its range in id order: one merge walk against the pool.
+            let mut theirs = d.entries.iter().peekable();
+            for (n, m) in self.pool.range(d.from).take_while(|(n, _)| **n <= d.to) {
+                while let Some(e) = theirs.next_if(|e| e.node < *n) {
+                    want.push(e.node);
                 }
-                if theirs.get(n) != Some(&m.summary) {
-                    give.push(*n);
+                match theirs.next_if(|e| e.node == *n) {
+                    Some(e) if e.summary == m.summary => {}
+                    Some(e) => {
+                        give.push(*n);
+                        want.push(e.node);
+                    }
+                    None => give.push(*n),
                 }
             }
+            want.extend(theirs.map(|e| e.node));
+        } else {
+            let theirs: BTreeMap<NodeId, _> =
+                d.entries.iter().map(|e| (e.node, e.summary)).collect();
+            if d.from <= d.to {
+                for (n, m) in self.pool.range(d.from) {
+                    if *n > d.to {
+                        break;
+                    }
+                    if theirs.get(n) != Some(&m.summary) {
+                        give.push(*n);
+                    }
+                }
+            }
+            want = d
+                .entries
+                .iter()
+                .filter(|e| self.pool.summary(&e.node) != Some(e.summary))
+                .map(|e| e.node)
+                .collect();
         }
-        let want: Vec<NodeId> = d
-            .entries
-            .iter()
-            .filter(|e| self.pool.summary(&e.node) != Some(e.summary))
-            .map(|e| e.node)
-            .collect();
         if give.is_empty() && want.is_empty() {
             return;
         }
@@ -1109,7 +1195,27 @@ impl Gossip {
                 Ok(())
             }
             Body::Delta { statements, want } => {
-                self.accept_all(now, statements, false);
+                let size: usize = statements.iter().map(Signed::encoded_len).sum();
+                let news = self.accept_all(now, statements, false);
+                self.ae_news += news;
+                // A delta filling most of the budget was probably cut: if it taught us
+                // something, ask the same peer about the same range again right away.
+                let cut = size * 2 >= self.config.anti_entropy_budget;
+                if news > 0
+                    && cut
+                    && self.catch_up_left > 0
+                    && let Some(&(a, b)) = self.ae_ranges.get(&from)
+                {
+                    self.catch_up_left -= 1;
+                    let digest = self.digest_range(from, a, b);
+                    self.send(
+                        from,
+                        Message {
+                            body: Body::Digest(digest),
+                            piggyback: Vec::new(),
+                        },
+                    );
+                }
                 if !want.is_empty() {
                     let statements = self.delta_for(from, want);
                     if !statements.is_empty() {
@@ -1186,16 +1292,21 @@ impl Gossip {
         }
     }
 
-    fn accept_all(&mut self, now: Instant, statements: Vec<Signed>, rebroadcast: bool) {
+    /// Accepts what verifies; returns how many statements were news.
+    fn accept_all(&mut self, now: Instant, statements: Vec<Signed>, rebroadcast: bool) -> usize {
         // Joins first: they carry the keys the other statements are checked against.
         let (joins, rest): (Vec<Signed>, Vec<Signed>) = statements
             .into_iter()
             .partition(|s| matches!(s.statement, Statement::Join(_)));
+        let mut news = 0;
         for s in joins.into_iter().chain(rest) {
-            if self.accept(now, s, rebroadcast).is_err() {
-                self.stats.statements_rejected += 1;
+            match self.accept(now, s, rebroadcast) {
+                Ok(true) => news += 1,
+                Ok(false) => {}
+                Err(_) => self.stats.statements_rejected += 1,
             }
         }
+        news
     }
 
     /// Verifies and applies one statement. Returns whether it was news.
@@ -1216,16 +1327,23 @@ impl Gossip {
             return Ok(false);
         }
         let key: PublicKey = match st {
-            Statement::Join(j) => j.key()?,
+            // A member's later joins (refutations) carry the key the pool already parsed.
+            Statement::Join(j) => match self.pool.get(&subject) {
+                Some(m) if m.key.to_bytes() == j.public_key => m.key,
+                _ => j.key()?,
+            },
             other => self
                 .pool
                 .key_of(&other.author())
                 .ok_or(GossipError::UnknownSigner)?,
         };
-        if !self.cache.contains(&id) {
+        // Statements the pool holds were answered above; the cache remembers those verified
+        // but not held (superseded or trimmed at once), so that their copies still in flight
+        // are not verified again.
+        let cached = self.cache.contains(&id);
+        if !cached {
             self.stats.signatures_verified += 1;
             s.verify(&key)?;
-            self.cache.insert(id);
         }
         if let Statement::Fault(f) = st {
             let host_key = self
@@ -1245,8 +1363,19 @@ impl Gossip {
             Statement::Failure(x) if x.about == self.me => Some(x.incarnation),
             _ => None,
         };
-        let change = self.pool.insert(id, s.clone());
+        let before = self
+            .pool
+            .get(&subject)
+            .map(|m| (m.status(), m.incarnation()));
+        // Whether a suspicion of a member already held suspect is one of the first k
+        // independent confirmations; only those are passed on (Lifeguard needs k, and past them
+        // each further suspicion would only crowd the piggy-back budget).
+        let mut confirms = suspect_by.is_some_and(|(by, _)| by == self.me);
+        let change = self.pool.insert_parsed(id, s.clone(), Some(key));
         let news = change.is_some();
+        if !cached && !self.pool.contains(&subject, st.effective_ms(), &id) {
+            self.cache.insert(id);
+        }
         // A suspicion from another member confirms ours (Lifeguard's independent suspicions).
         if let Some((by, inc)) = suspect_by
             && subject != self.me
@@ -1264,8 +1393,8 @@ impl Gossip {
                 probers: Vec::new(),
                 mine: false,
             });
-            if by != self.me {
-                sus.confirmers.insert(by);
+            if by != self.me && sus.confirmers.insert(by) {
+                confirms = sus.confirmers.len() <= self.config.indirect_probes.max(1);
             }
             // The earliest failed probe anyone reported is when the subject's clock stops.
             sus.first_failed_ms = sus.first_failed_ms.min(first);
@@ -1292,7 +1421,12 @@ impl Gossip {
             // Probe-borne news is always passed on. Anti-entropy news only when it changes the
             // status of a member we already had (a healed partition's failures and refutations);
             // re-announcing whole pools to a node that is catching up would be pure waste.
-            if rebroadcast || ch.before.is_some_and(|b| b != ch.after) {
+            // News that leaves the status and incarnation as they were (a second failure of a
+            // failed member, a suspicion past the k-th) is kept but not passed on: memberlist
+            // drops such news, and under a burst of failures it crowded out the first news of
+            // each failure.
+            let redundant = before == Some((ch.after, ch.incarnation)) && !confirms;
+            if (rebroadcast && !redundant) || ch.before.is_some_and(|b| b != ch.after) {
                 self.broadcasts.push(s);
             }
         }
@@ -1345,6 +1479,20 @@ impl Gossip {
             self.emit(Event::UptimeChanged { node });
         }
     }
+}
+
+/// Slice `i` of `k` equal slices of the id space (by first byte), inclusive bounds.
+fn id_slice(i: usize, k: usize) -> (NodeId, NodeId) {
+    let k = k.clamp(1, 256);
+    let i = i.min(k - 1);
+    let lo = (i * 256 / k) as u8;
+    let mut from = [0u8; 32];
+    from[0] = lo;
+    let mut to = [0xffu8; 32];
+    if i + 1 < k {
+        to[0] = ((i + 1) * 256 / k - 1) as u8;
+    }
+    (NodeId::from_bytes(from), NodeId::from_bytes(to))
 }
 
 /// The id right after `id` in byte order (wrapping to zero).

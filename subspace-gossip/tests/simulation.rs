@@ -1,9 +1,18 @@
-//! Deterministic, seeded simulations of whole gossip networks in one thread.
+//! Deterministic, seeded simulations of whole gossip networks in one process.
 //!
 //! Every message is encoded, possibly dropped, delayed 5–30 ms and decoded by its receiver, so
-//! the wire format and the decoder are on the path. Signatures are real; the nodes share one
-//! verified-signature cache (they share a process), so each statement is verified once.
-//! `GOSSIP_SIM_FULL=1` runs the false-positive check on the full 1,000 nodes for 1,000 periods.
+//! the wire format and the decoder are on the path. Signatures are real and every node verifies
+//! what it receives itself: nodes share nothing but the simulated network.
+//!
+//! Time advances in windows shorter than the smallest message delay, so within a window no node
+//! can hear from another: the nodes with work in a window run on all cores, each in its own
+//! event order, and their output is merged in node order. Loss and delay are drawn from each
+//! sender's own generator, so the same seed gives the same trace however threads interleave.
+//!
+//! Environment: `GOSSIP_SIM_N` (nodes of the join/kill/loss run), `GOSSIP_SIM_FP_N` (nodes of
+//! the 1,000-period false-positive run), `GOSSIP_SIM_FULL=1` (that run on 1,000 nodes),
+//! `GOSSIP_SIM_PARTITION_N` (nodes of the partition run), `GOSSIP_SIM_STATS=1` (signatures,
+//! bytes and misses per period), `GOSSIP_SIM_DEBUG=1` (views of each victim per period).
 
 // The harness's helpers are test code outside `#[test]` functions, which clippy.toml's
 // allowance does not reach.
@@ -15,146 +24,94 @@ use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
+use rayon::prelude::*;
 use subspace_crypto::{ContractId, Keypair, NodeId, hash};
-use subspace_gossip::{Config, Event, Gossip, Interval, Status, VerifiedCache};
+use subspace_gossip::{Config, Event, Gossip, Interval, Status};
 
 const PERIOD_MS: u64 = 1000;
 const UNIX0: u64 = 1_800_000_000_000;
+/// Smallest message delay; also the width of a parallel window.
+const MIN_DELAY_MS: u64 = 5;
+/// Delays are `MIN_DELAY_MS + [0, DELAY_SPREAD_MS)`.
+const DELAY_SPREAD_MS: u64 = 26;
 
-enum Ev {
-    Deliver {
-        from: usize,
-        to: usize,
-        bytes: Vec<u8>,
-    },
-    Timer {
-        node: usize,
-    },
+/// A message in flight, ordered by delivery time, receiver, sender and the sender's count.
+struct Flight {
+    key: (u64, usize, usize, u64),
+    bytes: Vec<u8>,
 }
 
-struct Sim {
+impl PartialEq for Flight {
+    fn eq(&self, o: &Self) -> bool {
+        self.key == o.key
+    }
+}
+impl Eq for Flight {}
+impl PartialOrd for Flight {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Flight {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&o.key)
+    }
+}
+
+/// What every node reads (and nobody writes) while a window runs.
+struct World<'a> {
     t0: Instant,
-    now_ms: u64,
-    nodes: Vec<Gossip>,
-    alive: Vec<bool>,
-    ids: Vec<NodeId>,
-    index: HashMap<NodeId, usize>,
-    queue: BinaryHeap<Reverse<(u64, u64)>>,
-    events: HashMap<u64, Ev>,
-    timers: Vec<Option<u64>>,
-    next_ev: u64,
-    rng: ChaCha20Rng,
-    loss_per_mille: u32,
-    group: Vec<u8>,
+    ids: &'a [NodeId],
+    alive: &'a [bool],
+    index: &'a HashMap<NodeId, usize>,
+    group: &'a [u8],
     partitioned: bool,
+    loss_per_mille: u32,
+}
+
+/// One simulated host: its gossip node and everything the harness keeps per node.
+struct Host {
+    i: usize,
+    g: Gossip,
+    /// Loss and delay of this node's outgoing messages.
+    link: ChaCha20Rng,
+    timer: Option<u64>,
+    inbox: Vec<Flight>,
+    outbox: Vec<Flight>,
+    sent: u64,
     bytes_sent: u64,
-    messages_sent: u64,
     trace: u64,
     /// Failed events about nodes that were alive when the event was seen.
-    false_failures: Vec<(usize, NodeId)>,
-    killed: BTreeSet<usize>,
+    false_failures: Vec<NodeId>,
 }
 
-impl Sim {
-    fn new(n: usize, seed: u64, config: &Config) -> Sim {
-        let cache = VerifiedCache::new(1 << 20);
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let mut nodes = Vec::with_capacity(n);
-        let mut ids = Vec::with_capacity(n);
-        for _ in 0..n {
-            let mut s = [0u8; 32];
-            rng.fill_bytes(&mut s);
-            let kp = Keypair::from_seed(&s);
-            ids.push(kp.node_id());
-            nodes.push(Gossip::new(config.clone(), kp, rng.next_u64()).with_cache(cache.clone()));
-        }
-        let index = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        Sim {
-            t0: Instant::now(),
-            now_ms: 0,
-            nodes,
-            alive: vec![false; n],
-            ids,
-            index,
-            queue: BinaryHeap::new(),
-            events: HashMap::new(),
-            timers: vec![None; n],
-            next_ev: 0,
-            rng,
-            loss_per_mille: 0,
-            group: vec![0; n],
-            partitioned: false,
-            bytes_sent: 0,
-            messages_sent: 0,
-            trace: 0,
-            false_failures: Vec::new(),
-            killed: BTreeSet::new(),
-        }
-    }
-
-    fn at(&self, ms: u64) -> Instant {
-        self.t0 + Duration::from_millis(ms)
-    }
-
-    fn push(&mut self, t: u64, ev: Ev) {
-        let id = self.next_ev;
-        self.next_ev += 1;
-        self.events.insert(id, ev);
-        self.queue.push(Reverse((t, id)));
-    }
-
-    fn join(&mut self, i: usize, seeds: &[usize]) {
-        let now = self.at(self.now_ms);
-        let seeds: Vec<NodeId> = seeds.iter().map(|s| self.ids[*s]).collect();
-        let pledge = (1 + (i as u64 % 4)) << 30;
-        self.nodes[i]
-            .join(
-                now,
-                UNIX0 + self.now_ms,
-                ContractId::default(),
-                pledge,
-                &seeds,
-            )
-            .unwrap();
-        self.alive[i] = true;
-        self.after(i);
-    }
-
-    fn kill(&mut self, i: usize) {
-        self.alive[i] = false;
-        self.killed.insert(i);
-    }
-
-    /// Drains node `i`'s outputs and re-arms its timer.
-    fn after(&mut self, i: usize) {
-        while let Some((to, msg)) = self.nodes[i].poll_transmit() {
+impl Host {
+    /// Drains the node's outputs and re-arms its timer, at `now_ms`.
+    fn after(&mut self, w: &World, now_ms: u64) {
+        while let Some((to, msg)) = self.g.poll_transmit() {
             let bytes = msg.encode().unwrap();
             self.bytes_sent += bytes.len() as u64;
-            self.messages_sent += 1;
-            let Some(&j) = self.index.get(&to) else {
+            self.sent += 1;
+            let Some(&j) = w.index.get(&to) else {
                 continue;
             };
-            let lost = self.rng.next_u32() % 1000 < self.loss_per_mille;
-            let cut = self.partitioned && self.group[i] != self.group[j];
-            let delay = 5 + self.rng.next_u64() % 26;
+            let lost = self.link.next_u32() % 1000 < w.loss_per_mille;
+            let cut = w.partitioned && w.group[self.i] != w.group[j];
+            let delay = MIN_DELAY_MS + self.link.next_u64() % DELAY_SPREAD_MS;
             if !lost && !cut {
-                self.push(
-                    self.now_ms + delay,
-                    Ev::Deliver {
-                        from: i,
-                        to: j,
-                        bytes,
-                    },
-                );
+                self.outbox.push(Flight {
+                    key: (now_ms + delay, j, self.i, self.sent),
+                    bytes,
+                });
             }
         }
-        while let Some(ev) = self.nodes[i].poll_event() {
+        while let Some(ev) = self.g.poll_event() {
             if let Event::Failed { node } = ev
-                && let Some(&j) = self.index.get(&node)
-                && self.alive[j]
-                && !self.partitioned
+                && let Some(&j) = w.index.get(&node)
+                && w.alive[j]
+                && !w.partitioned
             {
-                self.false_failures.push((i, node));
+                self.false_failures.push(node);
             }
             let tag = match ev {
                 Event::Joined { .. } => 1u64,
@@ -166,67 +123,224 @@ impl Sim {
                 Event::UptimeChanged { .. } => 7,
                 _ => 8,
             };
-            self.trace = self.trace.rotate_left(7) ^ tag ^ (i as u64) << 8;
+            self.trace = self.trace.rotate_left(7) ^ tag ^ now_ms << 8;
         }
-        if let Some(t) = self.nodes[i].poll_timeout() {
+        self.timer = self.g.poll_timeout().map(|t| {
             // Round up: a timer must never fire before the instant asked for.
-            let ms = t
-                .saturating_duration_since(self.t0)
-                .as_micros()
-                .div_ceil(1000) as u64;
-            let ms = ms.max(self.now_ms);
-            if self.timers[i].is_none_or(|cur| ms < cur || cur < self.now_ms) {
-                self.timers[i] = Some(ms);
-                self.push(ms, Ev::Timer { node: i });
+            let ms = t.saturating_duration_since(w.t0).as_micros().div_ceil(1000) as u64;
+            ms.max(now_ms)
+        });
+    }
+
+    /// Runs this node's deliveries and timers before `end` (exclusive), in time order.
+    fn run_window(&mut self, w: &World, end: u64) {
+        // Latest first, so the earliest pops off the back.
+        self.inbox.sort_unstable_by(|a, b| b.cmp(a));
+        loop {
+            let msg_t = self.inbox.last().map(|f| f.key.0);
+            let timer_t = self.timer.filter(|t| *t < end);
+            let take_timer = match (timer_t, msg_t) {
+                (Some(t), Some(m)) => t <= m,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if !w.alive[self.i] {
+                self.inbox.clear();
+                self.timer = None;
+                break;
+            }
+            if take_timer {
+                let t = timer_t.unwrap();
+                self.timer = None;
+                self.g.handle_timeout(w.t0 + Duration::from_millis(t));
+                self.after(w, t);
+            } else {
+                let f = self.inbox.pop().unwrap();
+                let t = f.key.0;
+                let h = hash::blake3(&f.bytes);
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&h.0[..8]);
+                self.trace = self.trace.rotate_left(5) ^ u64::from_be_bytes(b) ^ t;
+                let from = f.key.2;
+                let _ = self
+                    .g
+                    .handle_bytes(w.t0 + Duration::from_millis(t), w.ids[from], &f.bytes);
+                self.after(w, t);
             }
         }
     }
+}
+
+struct Sim {
+    t0: Instant,
+    now_ms: u64,
+    hosts: Vec<Host>,
+    alive: Vec<bool>,
+    ids: Vec<NodeId>,
+    index: HashMap<NodeId, usize>,
+    queue: BinaryHeap<Reverse<Flight>>,
+    rng: ChaCha20Rng,
+    loss_per_mille: u32,
+    group: Vec<u8>,
+    partitioned: bool,
+    killed: BTreeSet<usize>,
+}
+
+impl Sim {
+    fn new(n: usize, seed: u64, config: &Config) -> Sim {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let mut hosts = Vec::with_capacity(n);
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut s = [0u8; 32];
+            rng.fill_bytes(&mut s);
+            let kp = Keypair::from_seed(&s);
+            ids.push(kp.node_id());
+            let g = Gossip::new(config.clone(), kp, rng.next_u64());
+            hosts.push(Host {
+                i,
+                g,
+                link: ChaCha20Rng::seed_from_u64(rng.next_u64()),
+                timer: None,
+                inbox: Vec::new(),
+                outbox: Vec::new(),
+                sent: 0,
+                bytes_sent: 0,
+                trace: 0,
+                false_failures: Vec::new(),
+            });
+        }
+        let index = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        Sim {
+            t0: Instant::now(),
+            now_ms: 0,
+            hosts,
+            alive: vec![false; n],
+            ids,
+            index,
+            queue: BinaryHeap::new(),
+            rng,
+            loss_per_mille: 0,
+            group: vec![0; n],
+            partitioned: false,
+            killed: BTreeSet::new(),
+        }
+    }
+
+    fn at(&self, ms: u64) -> Instant {
+        self.t0 + Duration::from_millis(ms)
+    }
+
+    fn node(&self, i: usize) -> &Gossip {
+        &self.hosts[i].g
+    }
+
+    fn bytes_sent(&self) -> u64 {
+        self.hosts.iter().map(|h| h.bytes_sent).sum()
+    }
+
+    fn false_failures(&self) -> usize {
+        self.hosts.iter().map(|h| h.false_failures.len()).sum()
+    }
+
+    /// The whole run's fingerprint: every node's own trace, in node order.
+    fn trace(&self) -> u64 {
+        self.hosts
+            .iter()
+            .fold(0u64, |acc, h| acc.rotate_left(9) ^ h.trace)
+    }
+
+    /// Lets node `i` act outside the event loop (join, leave) and collects what it sent.
+    fn with_node(&mut self, i: usize, f: impl FnOnce(&mut Gossip, Instant)) {
+        let now = self.at(self.now_ms);
+        f(&mut self.hosts[i].g, now);
+        let w = World {
+            t0: self.t0,
+            alive: &self.alive,
+            index: &self.index,
+            group: &self.group,
+            partitioned: self.partitioned,
+            loss_per_mille: self.loss_per_mille,
+            ids: &self.ids,
+        };
+        self.hosts[i].after(&w, self.now_ms);
+        for f in self.hosts[i].outbox.drain(..) {
+            self.queue.push(Reverse(f));
+        }
+    }
+
+    fn join(&mut self, i: usize, seeds: &[usize]) {
+        let seeds: Vec<NodeId> = seeds.iter().map(|s| self.ids[*s]).collect();
+        let pledge = (1 + (i as u64 % 4)) << 30;
+        let unix = UNIX0 + self.now_ms;
+        self.alive[i] = true;
+        self.with_node(i, |g, now| {
+            g.join(now, unix, ContractId::default(), pledge, &seeds)
+                .unwrap()
+        });
+    }
+
+    fn kill(&mut self, i: usize) {
+        self.alive[i] = false;
+        self.killed.insert(i);
+    }
 
     fn run_until(&mut self, end_ms: u64) {
-        while let Some(Reverse((t, id))) = self.queue.peek().copied() {
+        loop {
+            let next_msg = self.queue.peek().map(|f| f.0.key.0);
+            let next_timer = self
+                .hosts
+                .iter()
+                .filter(|h| self.alive[h.i])
+                .filter_map(|h| h.timer)
+                .min();
+            let Some(t) = [next_msg, next_timer].into_iter().flatten().min() else {
+                break;
+            };
             if t > end_ms {
                 break;
             }
-            self.queue.pop();
-            self.now_ms = t;
-            let Some(ev) = self.events.remove(&id) else {
-                continue;
-            };
-            let now = self.at(t);
-            match ev {
-                Ev::Deliver { from, to, bytes } => {
-                    if !self.alive[to] {
-                        continue;
-                    }
-                    let h = hash::blake3(&bytes);
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(&h.0[..8]);
-                    self.trace = self.trace.rotate_left(5) ^ u64::from_be_bytes(b) ^ t;
-                    let _ = self.nodes[to].handle_bytes(now, self.ids[from], &bytes);
-                    self.after(to);
+            let end = (t + MIN_DELAY_MS).min(end_ms + 1);
+            while let Some(f) = self.queue.peek_mut() {
+                if f.0.key.0 >= end {
+                    break;
                 }
-                Ev::Timer { node } => {
-                    if !self.alive[node] || self.timers[node] != Some(t) {
-                        continue;
-                    }
-                    self.timers[node] = None;
-                    self.nodes[node].handle_timeout(now);
-                    self.after(node);
+                let f = std::collections::binary_heap::PeekMut::pop(f).0;
+                self.hosts[f.key.1].inbox.push(f);
+            }
+            let w = World {
+                t0: self.t0,
+                alive: &self.alive,
+                index: &self.index,
+                group: &self.group,
+                partitioned: self.partitioned,
+                loss_per_mille: self.loss_per_mille,
+                ids: &self.ids,
+            };
+            self.hosts
+                .par_iter_mut()
+                .filter(|h| !h.inbox.is_empty() || h.timer.is_some_and(|x| x < end))
+                .for_each(|h| h.run_window(&w, end));
+            for h in &mut self.hosts {
+                for f in h.outbox.drain(..) {
+                    self.queue.push(Reverse(f));
                 }
             }
+            self.now_ms = end - 1;
         }
         self.now_ms = self.now_ms.max(end_ms);
     }
 
     fn live(&self) -> Vec<usize> {
-        (0..self.nodes.len()).filter(|i| self.alive[*i]).collect()
+        (0..self.hosts.len()).filter(|i| self.alive[*i]).collect()
     }
 
     /// Whether every live node holds every live node as live and each node in `dead` as failed.
     fn converged(&self, dead: &[usize]) -> bool {
         let live = self.live();
         live.iter().all(|&i| {
-            let g = &self.nodes[i];
+            let g = self.node(i);
             live.iter()
                 .all(|&j| g.member(&self.ids[j]).is_some_and(|m| m.status.is_live()))
                 && dead.iter().all(|&d| {
@@ -241,7 +355,7 @@ impl Sim {
         let live = self.live();
         let (mut a, mut b, mut c) = (0, 0, 0);
         for &i in &live {
-            let g = &self.nodes[i];
+            let g = self.node(i);
             a += live
                 .iter()
                 .filter(|&&j| !g.member(&self.ids[j]).is_some_and(|m| m.status.is_live()))
@@ -265,6 +379,25 @@ impl Sim {
             if self.converged(dead) {
                 return Some(p);
             }
+            if std::env::var("GOSSIP_SIM_STATS").is_ok() {
+                let v: u64 = self
+                    .hosts
+                    .iter()
+                    .map(|h| h.g.stats().signatures_verified)
+                    .sum();
+                let lh: u32 = self
+                    .hosts
+                    .iter()
+                    .map(|h| h.g.local_health())
+                    .max()
+                    .unwrap_or(0);
+                println!(
+                    "t={} verified {v} bytes {} misses {:?} max lhm {lh}",
+                    self.now_ms,
+                    self.bytes_sent(),
+                    self.misses(dead)
+                );
+            }
             if std::env::var("GOSSIP_SIM_DEBUG").is_ok() {
                 println!("period {p}: misses {:?}", self.misses(dead));
                 for &d in dead {
@@ -272,10 +405,10 @@ impl Sim {
                         .live()
                         .iter()
                         .filter_map(|&i| {
-                            self.nodes[i]
+                            self.node(i)
                                 .member(&self.ids[d])
                                 .filter(|m| m.status == Status::Alive)
-                                .map(|m| (m.incarnation, self.nodes[i].local_health()))
+                                .map(|m| (m.incarnation, self.node(i).local_health()))
                         })
                         .collect();
                     if alive.len() > 20 {
@@ -301,15 +434,41 @@ fn sim_config() -> Config {
     }
 }
 
+/// Periods for every live pool to hold every live node after 1,000 join through 3 seeds.
+///
+/// A joiner asks each seed for a third of the id space and gets it in deltas of at most
+/// `anti_entropy_budget` bytes, asking again while they come full; the pools of the earliest
+/// joiners fill by anti-entropy, one exchange per period while exchanges bring news: a push-pull
+/// epidemic from the seeds, ~log3(1000/3) ≈ 6 exchanges, plus piggy-backed joins meanwhile.
+const JOIN_BOUND: u64 = 20;
+
+/// Periods for every live node to hold each of 5% killed nodes failed, under 10% loss: the
+/// protocol's worst case, not a measurement.
+///
+/// - The last of 50 victims is first probed after ~ln 50 ≈ 4 periods (each member is probed
+///   about once a period), and that probe's period ends: 5.
+/// - Its suspicion times out after `α·log10(n)` periods once k = 3 independent suspicions
+///   confirm it (9 at 1,000 nodes; every later suspecter tells the earlier ones directly), and
+///   after at most `β` times that without any confirmation (27).
+/// - The failure spreads newest-first on ~2 messages a node sends each period, ~log2(n)/2 ≈ 5
+///   periods, plus one anti-entropy interval for stragglers (4).
+fn detect_bound(n: usize, c: &Config) -> u64 {
+    let log_n = (n.max(1) as f64).log10().max(1.0);
+    let max_suspicion = f64::from(c.suspicion_alpha * c.suspicion_beta) * log_n;
+    5 + max_suspicion.ceil() as u64 + 5 + u64::from(c.anti_entropy_every)
+}
+
 struct Report {
     join_periods: u64,
     detect_periods: u64,
     bytes_per_node_per_s: u64,
+    /// Periods run at 10% loss with every false failure counted.
+    loss_periods: u64,
     false_positives: usize,
     trace: u64,
 }
 
-/// 1,000 nodes join through 3 seeds; then 10% loss; 5% are killed and detected; the rest run on.
+/// `n` nodes join through 3 seeds; then 10% loss; 5% are killed and detected; the rest run on.
 fn thousand_nodes(seed: u64, n: usize, loss_periods: u64) -> Report {
     let config = sim_config();
     let mut sim = Sim::new(n, seed, &config);
@@ -326,12 +485,17 @@ fn thousand_nodes(seed: u64, n: usize, loss_periods: u64) -> Report {
         sim.join(i, &[0, 1, 2]);
     }
     let start = sim.now_ms;
-    let bytes0 = sim.bytes_sent;
+    let bytes0 = sim.bytes_sent();
     let join_periods = sim
-        .periods_until_converged(&[], 40)
-        .unwrap_or_else(|| panic!("seed {seed}: pools did not converge in 40 periods"));
+        .periods_until_converged(&[], 2 * JOIN_BOUND)
+        .unwrap_or_else(|| {
+            panic!(
+                "seed {seed}: pools did not converge in {} periods",
+                2 * JOIN_BOUND
+            )
+        });
     let join_secs = (sim.now_ms - start).max(1000) / 1000;
-    let bytes_per_node_per_s = (sim.bytes_sent - bytes0) / n as u64 / join_secs;
+    let bytes_per_node_per_s = (sim.bytes_sent() - bytes0) / n as u64 / join_secs;
 
     // 10% message loss from here on; kill 5%.
     sim.loss_per_mille = 100;
@@ -345,8 +509,13 @@ fn thousand_nodes(seed: u64, n: usize, loss_periods: u64) -> Report {
         sim.kill(v);
     }
     let detect_periods = sim
-        .periods_until_converged(&victims, 60)
-        .unwrap_or_else(|| panic!("seed {seed}: failures not detected in 60 periods"));
+        .periods_until_converged(&victims, 2 * detect_bound(n, &config))
+        .unwrap_or_else(|| {
+            panic!(
+                "seed {seed}: failures not detected in {} periods",
+                2 * detect_bound(n, &config)
+            )
+        });
     sim.run_until(sim.now_ms + loss_periods * PERIOD_MS);
     assert!(
         sim.converged(&victims),
@@ -356,33 +525,34 @@ fn thousand_nodes(seed: u64, n: usize, loss_periods: u64) -> Report {
         join_periods,
         detect_periods,
         bytes_per_node_per_s,
-        false_positives: sim.false_failures.len(),
-        trace: sim.trace,
+        loss_periods: 5 + detect_periods + loss_periods,
+        false_positives: sim.false_failures(),
+        trace: sim.trace(),
     }
 }
 
 #[test]
 fn thousand_nodes_join_detect_failures_and_replay_identically() {
     let seed = 7;
-    // 400 nodes in CI (the 2-minute budget); GOSSIP_SIM_N=1000 runs the issue's full size.
-    let n = std::env::var("GOSSIP_SIM_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(400);
-    let r = thousand_nodes(seed, n, 5);
+    // 500 nodes by default: every node verifies every statement itself, so a join costs n²
+    // signature checks, and 1,000 nodes took ~6 CPU-minutes, past CI's 2-minute budget.
+    // `GOSSIP_SIM_N=1000` runs the issue's full size (figures in BENCHMARKS.md).
+    let n = env_usize("GOSSIP_SIM_N", 500);
+    let r = thousand_nodes(seed, n, LOSS_PERIODS_AFTER_DETECTION);
     println!(
-        "seed {seed}: joined in {} periods, {} B/node/s while joining; 5% killed, all marked failed in {} periods; \
-         false positives {}",
-        r.join_periods, r.bytes_per_node_per_s, r.detect_periods, r.false_positives
+        "seed {seed}: {n} nodes joined in {} periods, {} B/node/s while joining; 5% killed, all \
+         marked failed in {} periods; {} periods at 10% loss, false positives {}",
+        r.join_periods, r.bytes_per_node_per_s, r.detect_periods, r.loss_periods, r.false_positives
     );
     assert!(
-        r.join_periods <= 20,
+        r.join_periods <= JOIN_BOUND,
         "seed {seed}: join took {} periods",
         r.join_periods
     );
+    let bound = detect_bound(n, &sim_config());
     assert!(
-        r.detect_periods <= 45,
-        "seed {seed}: detection took {} periods",
+        r.detect_periods <= bound,
+        "seed {seed}: detection took {} periods (bound {bound})",
         r.detect_periods
     );
     assert_eq!(
@@ -394,6 +564,17 @@ fn thousand_nodes_join_detect_failures_and_replay_identically() {
     let b = thousand_nodes(11, 100, 3);
     assert_eq!(a.trace, b.trace, "seed 11: two runs diverged");
     assert_ne!(a.trace, r.trace);
+}
+
+/// Periods the 1,000-node run goes on at 10% loss after detection (false positives counted
+/// throughout); the 1,000-period loss run is `no_false_positives_under_ten_percent_loss_for_1000_periods`.
+const LOSS_PERIODS_AFTER_DETECTION: u64 = 20;
+
+fn env_usize(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Joins `n` nodes through 3 seeds within the first second and runs until pools converge.
@@ -412,10 +593,7 @@ fn joined(n: usize, seed: u64, config: &Config) -> Sim {
 #[test]
 fn partitioned_half_rejoins_through_anti_entropy() {
     let seed = 21;
-    let n = std::env::var("GOSSIP_SIM_PARTITION_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+    let n = env_usize("GOSSIP_SIM_PARTITION_N", 300);
     let mut sim = joined(n, seed, &sim_config());
     for i in 0..n {
         sim.group[i] = (i % 2) as u8;
@@ -430,7 +608,7 @@ fn partitioned_half_rejoins_through_anti_entropy() {
         declared = half_b
             .iter()
             .filter(|&&b| {
-                sim.nodes[0]
+                sim.node(0)
                     .member(&sim.ids[b])
                     .is_some_and(|m| m.status == Status::Failed)
             })
@@ -461,9 +639,7 @@ fn uptime_is_credited_identically_by_every_node() {
     // Up for 20 periods of a 30-period interval.
     sim.run_until(sim.now_ms + 20 * PERIOD_MS);
     let t_down = UNIX0 + sim.now_ms;
-    let now = sim.at(sim.now_ms);
-    sim.nodes[leaver].leave(now).unwrap();
-    sim.after(leaver);
+    sim.with_node(leaver, |g, now| g.leave(now).unwrap());
     sim.alive[leaver] = false;
     sim.kill(crasher);
     sim.periods_until_converged(&[leaver, crasher], 60)
@@ -476,7 +652,7 @@ fn uptime_is_credited_identically_by_every_node() {
         let views: BTreeSet<u64> = sim
             .live()
             .iter()
-            .map(|&i| sim.nodes[i].uptime(&sim.ids[host], interval).as_millis() as u64)
+            .map(|&i| sim.node(i).uptime(&sim.ids[host], interval).as_millis() as u64)
             .collect();
         println!(
             "seed {seed}: host {host} up {expected} ms of {} ms, credited {views:?}",
@@ -499,21 +675,37 @@ fn uptime_is_credited_identically_by_every_node() {
 fn no_false_positives_under_ten_percent_loss_for_1000_periods() {
     let seed = 3;
     let full = std::env::var("GOSSIP_SIM_FULL").is_ok();
-    let n = if full { 1000 } else { 32 };
+    let n = if full {
+        1000
+    } else {
+        env_usize("GOSSIP_SIM_FP_N", 100)
+    };
     let mut sim = joined(n, seed, &sim_config());
     sim.loss_per_mille = 100;
-    let suspicions_before = sim.nodes.iter().map(|g| g.stats().refutations).sum::<u64>();
+    let suspicions_before = sim
+        .hosts
+        .iter()
+        .map(|h| h.g.stats().refutations)
+        .sum::<u64>();
     sim.run_until(sim.now_ms + 1000 * PERIOD_MS);
-    let refutations =
-        sim.nodes.iter().map(|g| g.stats().refutations).sum::<u64>() - suspicions_before;
-    let declared: u64 = sim.nodes.iter().map(|g| g.stats().failures_declared).sum();
+    let refutations = sim
+        .hosts
+        .iter()
+        .map(|h| h.g.stats().refutations)
+        .sum::<u64>()
+        - suspicions_before;
+    let declared: u64 = sim
+        .hosts
+        .iter()
+        .map(|h| h.g.stats().failures_declared)
+        .sum();
     println!(
         "seed {seed}: {n} nodes, 1000 periods at 10% loss: {declared} failure declarations, {} false failures seen, \
          {refutations} refuted suspicions ({:.5} per node-period)",
-        sim.false_failures.len(),
+        sim.false_failures(),
         refutations as f64 / (n as f64 * 1000.0)
     );
     assert_eq!(declared, 0, "seed {seed}: a live node was declared failed");
-    assert!(sim.false_failures.is_empty());
+    assert_eq!(sim.false_failures(), 0);
     assert!(sim.converged(&[]));
 }
