@@ -1,12 +1,12 @@
 //! The plot file: writing it ([`Plotter`]), opening it with checksum verification ([`Plot`]),
 //! and reading only the few parks a challenge needs.
 //!
-//! Format, version 2 (all integers little-endian):
+//! Format, version 3 (all integers little-endian):
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `SSPOSPLT` |
-//! | 8 | 2 | version, 2 |
+//! | 8 | 2 | version, 3 |
 //! | 10 | 1 | k |
 //! | 11 | 1 | reserved, 0 |
 //! | 12 | 32 | plot id |
@@ -17,7 +17,7 @@
 //! A table section is a park directory followed by the park bodies. Each table is cut into
 //! parks of [`PARK`] entries; a directory entry is 24 bytes: the body's offset from the end of
 //! the directory (u64), the park's first value (u64), and the first 8 bytes of
-//! BLAKE3(body ‖ table number u8 ‖ park index u64). Tables 1..=6 store each entry's children
+//! BLAKE3(body ‖ first value u64 ‖ table number u8 ‖ park index u64). Tables 1..=6 store each entry's children
 //! as a line point (`hi·(hi−1)/2 + lo`, in which order the table is sorted); a park body holds
 //! the Rice-coded deltas of its entries after the first. Table 7 is sorted by f7; a park body
 //! holds the position in table 6 of every entry (fixed width), then the Rice-coded f7 deltas.
@@ -40,7 +40,7 @@ use crate::sort::bits_for;
 use crate::tables::Tables;
 
 const MAGIC: &[u8; 8] = b"SSPOSPLT";
-const VERSION: u16 = 2;
+const VERSION: u16 = 3;
 const DESCRIPTOR: usize = 64;
 const HEADER_BODY: usize = 44 + 7 * DESCRIPTOR;
 /// Size of the header in bytes, including its checksum.
@@ -107,11 +107,12 @@ impl Plotter {
     }
 }
 
-/// Checksum of one park body, bound to its table and place.
-fn park_check(table: u8, park: u64, body: &[u8]) -> [u8; 8] {
+/// Checksum of one park: its body and first value, bound to its table and place.
+fn park_check(table: u8, park: u64, first: u64, body: &[u8]) -> [u8; 8] {
     // The body first, so BLAKE3 reads it in place rather than through its block buffer.
     let mut h = blake3::Hasher::new();
     h.update(body);
+    h.update(&first.to_le_bytes());
     h.update(&[table]);
     h.update(&park.to_le_bytes());
     let mut out = [0u8; 8];
@@ -136,7 +137,7 @@ fn section(table: u8, parks: Vec<(u64, Vec<u8>)>, count: u64, width: u32, rice: 
     for (i, (first, body)) in parks.iter().enumerate() {
         bytes.extend_from_slice(&at.to_le_bytes());
         bytes.extend_from_slice(&first.to_le_bytes());
-        bytes.extend_from_slice(&park_check(table, i as u64, body));
+        bytes.extend_from_slice(&park_check(table, i as u64, *first, body));
         at += body.len() as u64;
     }
     for (_, body) in &parks {
@@ -197,7 +198,7 @@ fn table7_section(f7: &[u32], p7: &[u32], width: u32) -> Section {
     section(7, parks, f7.len() as u64, width, rice)
 }
 
-/// Serialises tables into the version-2 format at `path`.
+/// Serialises tables into the version-3 format at `path`.
 pub(crate) fn write_plot(tables: &Tables, path: &Path) -> Result<PlotInfo, PosError> {
     let k = tables.k();
     let pairs = tables.pair_tables();
@@ -281,6 +282,13 @@ struct TableRef {
     rice: u32,
     /// Values of this table's entries must stay below this (children positions or x).
     limit: u64,
+    /// File offset of the park directory.
+    dir: u64,
+    /// File offsets of the first park body and of the section's end.
+    body_start: u64,
+    end: u64,
+    /// Table 7's directory, kept in memory as the f7 index (about 200 KB at k = 20); the
+    /// directories of tables 1..=6 are read with the park, so an open plot costs little memory.
     parks: Vec<ParkRef>,
 }
 
@@ -365,7 +373,7 @@ impl Plot {
                 return Err(PosError::Corrupt("table checksum"));
             }
             let body_start = offset + dir_len;
-            let mut refs = Vec::with_capacity(parks as usize);
+            let mut refs: Vec<ParkRef> = Vec::with_capacity(parks as usize);
             for (p, e) in dir.chunks_exact(DIR_ENTRY).enumerate() {
                 let start = body_start
                     .checked_add(le64(&e[..8]))
@@ -390,11 +398,17 @@ impl Plot {
                     check,
                 });
             }
+            if i < 6 {
+                refs = Vec::new();
+            }
             *t = TableRef {
                 count,
                 width,
                 rice,
                 limit: prev,
+                dir: offset,
+                body_start,
+                end,
                 parks: refs,
             };
             expected_offset = end;
@@ -443,16 +457,49 @@ impl Plot {
         &self.path
     }
 
+    /// Directory entry of park `p` of a table whose directory stays on disk: read with the
+    /// next entry's offset, which is where this park's body ends.
+    fn park_ref(&self, t: &TableRef, p: usize) -> Result<ParkRef, PosError> {
+        if p as u64 >= t.count.div_ceil(PARK as u64) {
+            return Err(PosError::Corrupt("position out of range"));
+        }
+        let last = p as u64 + 1 == t.count.div_ceil(PARK as u64);
+        let mut e = [0u8; DIR_ENTRY + 8];
+        let n = if last { DIR_ENTRY } else { DIR_ENTRY + 8 };
+        self.file
+            .read_exact_at(&mut e[..n], t.dir + (p * DIR_ENTRY) as u64)?;
+        let start = t.body_start.checked_add(le64(&e[..8]));
+        let end = if last {
+            Some(t.end)
+        } else {
+            t.body_start.checked_add(le64(&e[DIR_ENTRY..]))
+        };
+        let mut check = [0u8; 8];
+        check.copy_from_slice(&e[16..24]);
+        match (start, end) {
+            (Some(start), Some(end)) if start <= end && end <= t.end => Ok(ParkRef {
+                start,
+                end,
+                first: le64(&e[8..16]),
+                check,
+            }),
+            _ => Err(PosError::Corrupt("park directory")),
+        }
+    }
+
     /// Reads park `p` of `table` (1..=7) and checks it against its checksum.
     fn park(&self, table: usize, p: usize) -> Result<(&TableRef, ParkRef, Vec<u8>), PosError> {
         let t = &self.tables[table - 1];
-        let r = *t
-            .parks
-            .get(p)
-            .ok_or(PosError::Corrupt("position out of range"))?;
+        let r = if table == 7 {
+            *t.parks
+                .get(p)
+                .ok_or(PosError::Corrupt("position out of range"))?
+        } else {
+            self.park_ref(t, p)?
+        };
         let mut body = vec![0u8; (r.end - r.start) as usize];
         self.file.read_exact_at(&mut body, r.start)?;
-        if park_check(table as u8, p as u64, &body) != r.check {
+        if park_check(table as u8, p as u64, r.first, &body) != r.check {
             return Err(PosError::Corrupt("park checksum"));
         }
         Ok((t, r, body))
