@@ -70,6 +70,10 @@ pub enum NodeError {
     /// The transport or node has shut down.
     #[error("closed")]
     Closed,
+    /// The data directory or configuration file is missing or invalid (the message says what
+    /// to fix).
+    #[error("{0}")]
+    Config(String),
 }
 
 impl NodeError {

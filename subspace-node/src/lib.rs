@@ -2,6 +2,8 @@
 
 pub mod cache;
 pub mod clock;
+pub mod config;
+pub mod control;
 pub mod disk;
 pub mod error;
 pub mod host;
@@ -9,6 +11,7 @@ pub mod ledger;
 pub mod mem_transport;
 pub mod message;
 pub mod node;
+pub mod pex;
 pub mod pieces;
 pub mod store;
 pub mod tcp_transport;
@@ -24,8 +27,9 @@ pub use ledger::{ContractLedger, MemoryLedger};
 pub use mem_transport::{LinkConfig, MemNetwork, MemTransport, NetStats};
 pub use message::{Message, NodeMessage, PutStep};
 pub use node::{Node, NodeBuilder, NodeHandle, NodeStatus};
+pub use pex::{PeerExchange, PexView};
 pub use store::{MemoryStore, RecordStore, StoredEntry, Usage};
-pub use tcp_transport::{TcpConfig, TcpTransport};
+pub use tcp_transport::{TcpConfig, TcpDialer, TcpTransport};
 pub use transport::{Transport, TransportEvent};
 pub use validators::{
     FaultProof, FetchFaultValidator, ReceiptValidator, build_fault_proof, check_served,

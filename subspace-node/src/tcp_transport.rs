@@ -270,14 +270,15 @@ impl TcpTransport {
 
     /// Dials `addr`, runs the handshake, and returns the peer's authenticated [`NodeId`].
     pub async fn connect(&self, addr: SocketAddr) -> Result<NodeId> {
-        let stream = tokio::time::timeout(
-            self.shared.config.handshake_timeout,
-            TcpStream::connect(addr),
-        )
-        .await
-        .map_err(|_| NodeError::Timeout)?
-        .map_err(NodeError::io("connect"))?;
-        establish(self.shared.clone(), stream, true).await
+        self.dialer().connect(addr).await
+    }
+
+    /// A handle that dials for this transport from any task (the connection's events still
+    /// arrive through [`Transport::recv`]).
+    pub fn dialer(&self) -> TcpDialer {
+        TcpDialer {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Peers this transport knows an address for (learnt from handshakes), in id order.
@@ -298,6 +299,39 @@ impl TcpTransport {
     /// Inbound connections that failed the handshake or identity proof.
     pub fn rejected_connections(&self) -> u64 {
         self.shared.rejected_connections.load(Ordering::Relaxed)
+    }
+}
+
+/// Dials peers for a [`TcpTransport`]; clones share the transport. See [`TcpTransport::dialer`].
+#[derive(Clone)]
+pub struct TcpDialer {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for TcpDialer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpDialer")
+            .field("id", &self.shared.keypair.node_id())
+            .finish()
+    }
+}
+
+impl TcpDialer {
+    /// Dials `addr`, runs the handshake, and returns the peer's authenticated [`NodeId`].
+    pub async fn connect(&self, addr: SocketAddr) -> Result<NodeId> {
+        let stream = tokio::time::timeout(
+            self.shared.config.handshake_timeout,
+            TcpStream::connect(addr),
+        )
+        .await
+        .map_err(|_| NodeError::Timeout)?
+        .map_err(NodeError::io("connect"))?;
+        establish(self.shared.clone(), stream, true).await
+    }
+
+    /// Whether a connection to `peer` is up.
+    pub fn is_connected(&self, peer: &NodeId) -> bool {
+        self.shared.peers().contains_key(peer)
     }
 }
 

@@ -1,0 +1,253 @@
+//! `subspace-node run`: plot the pledge, join the network, serve the control channel, and on
+//! Ctrl-C (or SIGTERM, or `stop`) leave gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::OsRng;
+use rand_core::RngCore;
+use subspace_crypto::{ContractId, Keypair, NodeId};
+use subspace_node::config::{DataDir, NodeConfig};
+use subspace_node::control::{self, ControlContext, LocalInfo};
+use subspace_node::{
+    DiskStore, DiskStoreConfig, HostConfig, MemoryLedger, Node, PeerExchange, TcpConfig,
+    TcpTransport,
+};
+use subspace_pos::{PlotSet, nominal_plot_bytes, plot_count};
+use tokio::sync::Notify;
+
+use crate::{CliError, Exit, RunArgs};
+
+/// Bootstrap dial attempts before giving up on an address.
+const DIAL_ATTEMPTS: u32 = 5;
+
+pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliError> {
+    let keypair = dir.node_keypair()?;
+    let mut cfg = dir.config()?;
+    apply(&mut cfg, &args);
+    let pledge = cfg.pledge_bytes()?;
+    let plots = plot_pledge(dir, &cfg, &keypair, pledge).await?;
+
+    let store = DiskStore::open(
+        dir.store_dir(),
+        DiskStoreConfig {
+            pledged: pledge,
+            ..DiskStoreConfig::default()
+        },
+    )?;
+    let transport = TcpTransport::bind(keypair.clone(), cfg.network.listen, TcpConfig::default())
+        .await
+        .map_err(|e| {
+            CliError::new(
+                Exit::Unreachable,
+                format!(
+                    "cannot listen on {}: {e}; pick another --listen address",
+                    cfg.network.listen
+                ),
+            )
+        })?;
+    let announced = cfg.network.announced(transport.local_addr());
+    let seeds = dial_bootstrap(&transport, &cfg.network.bootstrap).await?;
+    let pex = PeerExchange::new(transport, announced);
+    let peers = pex.view();
+
+    let ledger = MemoryLedger::new();
+    let mut default_contract = None;
+    for c in &cfg.contract {
+        let (id, owner) = c.parse()?;
+        ledger.open_contract(id, owner, c.max_record_bytes);
+        if owner == keypair.public() && default_contract.is_none() {
+            default_contract = Some(id);
+        }
+    }
+    let host_cfg = HostConfig {
+        replicas: cfg.storage.replicas,
+        layers: cfg.storage.por_layers,
+        pledged_bytes: pledge,
+        ..HostConfig::default()
+    };
+    let node = Node::builder()
+        .keypair(keypair.clone())
+        .store(store)
+        .transport(pex)
+        .ledger(Arc::new(ledger))
+        .config(host_cfg)
+        .seeds(seeds)
+        .contract(ContractId::from_bytes(keypair.node_id().to_bytes()))
+        .rng_seed(OsRng.next_u64())
+        .spawn()?;
+
+    let stop = Arc::new(Notify::new());
+    let ctx = ControlContext {
+        node: node.clone(),
+        keypair: keypair.clone(),
+        default_contract,
+        peers,
+        info: LocalInfo {
+            listen: announced.to_string(),
+            plots: plots.as_ref().map_or(0, PlotSet::len),
+            plotted_bytes: plots.as_ref().map_or(0, PlotSet::pledged_bytes),
+            pledged_bytes: pledge,
+        },
+        started: Instant::now(),
+        stop: stop.clone(),
+    };
+    let control_path = dir.control_path();
+    let file = control::serve(ctx, &control_path).await?;
+    tracing::info!(node_id = %keypair.node_id(), listen = %announced, control = %file.addr, "node running");
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "event": "running",
+                "node_id": keypair.node_id().to_string(),
+                "listen": announced.to_string(),
+            })
+        );
+    } else {
+        println!("node {} listening on {announced}", keypair.node_id());
+    }
+
+    wait_for_shutdown(&stop).await;
+    tracing::info!("shutting down: leaving the network");
+    match tokio::time::timeout(Duration::from_secs(3), node.leave()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "leave failed"),
+        Err(_) => tracing::warn!("leave timed out"),
+    }
+    // Give the transport a moment to put the Leave on the wire before the sockets close.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    node.abort();
+    let _ = std::fs::remove_file(&control_path);
+    Ok(())
+}
+
+fn apply(cfg: &mut NodeConfig, args: &RunArgs) {
+    if let Some(l) = args.listen {
+        cfg.network.listen = l;
+    }
+    if let Some(e) = args.external {
+        cfg.network.external = Some(e);
+    }
+    if !args.bootstrap.is_empty() {
+        cfg.network.bootstrap = args.bootstrap.clone();
+    }
+    if let Some(p) = &args.pledge {
+        cfg.storage.pledge = p.clone();
+    }
+}
+
+async fn wait_for_shutdown(stop: &Notify) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "no SIGTERM handler");
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = stop.notified() => {}
+                }
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            _ = stop.notified() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = stop.notified() => {}
+    }
+}
+
+/// Dials every bootstrap address (with retries); fails only if none answers.
+async fn dial_bootstrap(
+    transport: &TcpTransport,
+    addrs: &[SocketAddr],
+) -> Result<Vec<NodeId>, CliError> {
+    let mut seeds = Vec::new();
+    let mut last = String::new();
+    for addr in addrs {
+        for attempt in 0..DIAL_ATTEMPTS {
+            match transport.connect(*addr).await {
+                Ok(id) => {
+                    tracing::info!(%addr, peer = %id, "connected to bootstrap peer");
+                    seeds.push(id);
+                    break;
+                }
+                Err(e) => {
+                    last = format!("{addr}: {e}");
+                    if attempt + 1 < DIAL_ATTEMPTS {
+                        tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                    }
+                }
+            }
+        }
+    }
+    if !addrs.is_empty() && seeds.is_empty() {
+        return Err(CliError::new(
+            Exit::Unreachable,
+            format!(
+                "network unreachable: no bootstrap peer answered (last: {last}); check --bootstrap and that those nodes run"
+            ),
+        ));
+    }
+    Ok(seeds)
+}
+
+/// Plots (or reopens) the pledge, with a progress bar on the terminal.
+async fn plot_pledge(
+    dir: &DataDir,
+    cfg: &NodeConfig,
+    keypair: &Keypair,
+    pledge: u64,
+) -> Result<Option<PlotSet>, CliError> {
+    if pledge == 0 {
+        return Ok(None);
+    }
+    let k = cfg.farming.plot_k;
+    let n = plot_count(pledge, k).map_err(|e| {
+        CliError::new(
+            Exit::Config,
+            format!(
+                "pledge of {pledge} bytes: {e}; a k={k} plot counts for {} bytes",
+                nominal_plot_bytes(k)
+            ),
+        )
+    })?;
+    let bar = ProgressBar::new(n * 1000);
+    bar.set_style(
+        ProgressStyle::with_template("plotting {msg} [{bar:40}] {percent}% ({elapsed}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let host = keypair.public();
+    let plots_dir = dir.plots_dir();
+    let threads = cfg.farming.plot_threads.max(1);
+    let started = Instant::now();
+    let b = bar.clone();
+    let set = tokio::task::spawn_blocking(move || {
+        PlotSet::create(&plots_dir, &host, k, pledge, threads, move |index, p| {
+            b.set_message(format!("plot {}/{n}", index + 1));
+            b.set_position(index * 1000 + (f64::from(p.fraction) * 1000.0) as u64);
+        })
+    })
+    .await
+    .map_err(|e| CliError::new(Exit::Internal, format!("plotting task: {e}")))?
+    .map_err(|e| CliError::new(Exit::File, format!("plotting failed: {e}")))?;
+    bar.finish_and_clear();
+    tracing::info!(
+        plots = set.len(),
+        k,
+        bytes = set.pledged_bytes(),
+        secs = started.elapsed().as_secs_f32(),
+        "pledge plotted"
+    );
+    Ok(Some(set))
+}
