@@ -16,14 +16,47 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
+/// Runs the binary to completion; a command that has not exited after two minutes is killed
+/// and fails the test (so a regression shows as a failure, never as a hung CI run).
 fn cli(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
+    use std::io::Read;
+    let mut child = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir)
         .args(args)
         .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        so.read_to_end(&mut v).map(|_| v)
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        se.read_to_end(&mut v).map(|_| v)
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`subspace-node {}` did not exit", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap().unwrap(),
+        stderr: err.join().unwrap().unwrap(),
+    }
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -135,7 +168,10 @@ fn argument_errors_fail_before_any_network_work() {
     // A pledge too small to plot.
     std::fs::write(d.join("config.toml"), "").unwrap();
     assert_fails(
-        &cli(&d, &["run", "--listen", "127.0.0.1:0", "--pledge", "1MiB"]),
+        &cli(
+            &d,
+            &["run", "--listen", "127.0.0.1:0", "--pledge", "512KiB"],
+        ),
         3,
         "pledge",
     );
