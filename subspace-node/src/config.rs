@@ -31,9 +31,8 @@ pub const DEFAULT_CONFIG: &str = r#"# Subspace node configuration.
 [network]
 # Address to listen on for peers (TCP, Noise-encrypted, authenticated by the node identity).
 # listen = "0.0.0.0:30333"
-# Address peers are told to dial to reach this node. Default: `listen`, with 127.0.0.1 in place
-# of an unspecified IP (right for a single machine; set it to a routable address otherwise).
-# external = "203.0.113.5:30333"
+# Peers learn this node's address from the connection it dials them on (its IP) and the
+# listening port it announces after the handshake, so no external address is configured.
 # Peers to join through, as "IP:PORT". Empty: this node starts a new network.
 # bootstrap = []
 
@@ -67,8 +66,6 @@ pub const DEFAULT_CONFIG: &str = r#"# Subspace node configuration.
 pub struct NetworkConfig {
     /// Address to listen on for peers.
     pub listen: SocketAddr,
-    /// Address peers are told to dial (default: derived from `listen`).
-    pub external: Option<SocketAddr>,
     /// Peers to join through.
     pub bootstrap: Vec<SocketAddr>,
 }
@@ -77,19 +74,15 @@ impl Default for NetworkConfig {
     fn default() -> Self {
         NetworkConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 30333)),
-            external: None,
             bootstrap: Vec::new(),
         }
     }
 }
 
 impl NetworkConfig {
-    /// The address announced to peers: `external`, or `listen` with loopback for an
-    /// unspecified IP.
+    /// The address shown to the user as this node's: `bound`, with loopback for an
+    /// unspecified IP (peers see the IP of the connection itself).
     pub fn announced(&self, bound: SocketAddr) -> SocketAddr {
-        if let Some(e) = self.external {
-            return e;
-        }
         if bound.ip().is_unspecified() {
             SocketAddr::from(([127, 0, 0, 1], bound.port()))
         } else {
@@ -387,7 +380,6 @@ mod tests {
         // Every option of the struct is named in the commented file.
         for key in [
             "listen",
-            "external",
             "bootstrap",
             "pledge",
             "replicas",

@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 
 use crate::config::write_private;
 use crate::node::NodeHandle;
-use crate::pex::PexView;
+use crate::tcp_transport::TcpDialer;
 use crate::{NodeError, Result};
 
 /// Longest request line accepted.
@@ -153,8 +153,8 @@ pub struct ControlContext {
     pub keypair: Keypair,
     /// Contract used when a put names none.
     pub default_contract: Option<ContractId>,
-    /// The peer address book.
-    pub peers: PexView,
+    /// The transport's dialer, for peer counts.
+    pub peers: TcpDialer,
     /// Static facts for `status`.
     pub info: LocalInfo,
     /// When the node started.
@@ -328,14 +328,15 @@ async fn status(ctx: &ControlContext) -> Response {
         Ok(s) => s,
         Err(e) => return Response::err(ErrorKind::Network, e.to_string()),
     };
-    let peers = ctx.peers.peers();
+    let connected = ctx.peers.connected_peers().len();
+    let known = ctx.peers.known_addrs().len();
     Response::ok(serde_json::json!({
         "node_id": st.id.to_string(),
         "public_key": ctx.keypair.public().to_string(),
         "listen": ctx.info.listen,
         "uptime_secs": ctx.started.elapsed().as_secs(),
-        "peers_connected": peers.iter().filter(|p| p.2).count(),
-        "peers_known": peers.len(),
+        "peers_connected": connected,
+        "peers_known": known,
         "live_members": st.live_members,
         "stored_bytes": st.usage.used,
         "stored_records": st.usage.entries,

@@ -333,6 +333,16 @@ impl TcpDialer {
     pub fn is_connected(&self, peer: &NodeId) -> bool {
         self.shared.peers().contains_key(peer)
     }
+
+    /// Peers with a live connection, in ascending order (as [`TcpTransport::connected_peers`]).
+    pub fn connected_peers(&self) -> Vec<NodeId> {
+        self.shared.peers().keys().copied().collect()
+    }
+
+    /// Peers with a known address (as [`TcpTransport::known_addrs`]).
+    pub fn known_addrs(&self) -> Vec<(NodeId, SocketAddr)> {
+        self.shared.addrs().iter().map(|(n, a)| (*n, *a)).collect()
+    }
 }
 
 impl Drop for TcpTransport {

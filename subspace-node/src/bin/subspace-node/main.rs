@@ -160,9 +160,6 @@ pub struct RunArgs {
     /// Address to listen on for peers (e.g. 0.0.0.0:30333; port 0 picks one).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// Address peers are told to dial.
-    #[arg(long, value_name = "ADDR")]
-    pub external: Option<SocketAddr>,
     /// Peers to join through.
     #[arg(long, value_name = "ADDR", num_args = 1..)]
     pub bootstrap: Vec<SocketAddr>,

@@ -12,8 +12,7 @@ use subspace_crypto::{ContractId, Keypair, NodeId};
 use subspace_node::config::{DataDir, NodeConfig};
 use subspace_node::control::{self, ControlContext, LocalInfo};
 use subspace_node::{
-    DiskStore, DiskStoreConfig, HostConfig, MemoryLedger, Node, PeerExchange, TcpConfig,
-    TcpTransport,
+    DiskStore, DiskStoreConfig, HostConfig, MemoryLedger, Node, TcpConfig, TcpTransport,
 };
 use subspace_pos::{PlotSet, nominal_plot_bytes, plot_count};
 use tokio::sync::Notify;
@@ -50,8 +49,7 @@ pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliErro
         })?;
     let announced = cfg.network.announced(transport.local_addr());
     let seeds = dial_bootstrap(&transport, &cfg.network.bootstrap).await?;
-    let pex = PeerExchange::new(transport, announced);
-    let peers = pex.view();
+    let peers = transport.dialer();
 
     let ledger = MemoryLedger::new();
     let mut default_contract = None;
@@ -71,7 +69,7 @@ pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliErro
     let node = Node::builder()
         .keypair(keypair.clone())
         .store(store)
-        .transport(pex)
+        .transport(transport)
         .ledger(Arc::new(ledger))
         .config(host_cfg)
         .seeds(seeds)
@@ -127,9 +125,6 @@ pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliErro
 fn apply(cfg: &mut NodeConfig, args: &RunArgs) {
     if let Some(l) = args.listen {
         cfg.network.listen = l;
-    }
-    if let Some(e) = args.external {
-        cfg.network.external = Some(e);
     }
     if !args.bootstrap.is_empty() {
         cfg.network.bootstrap = args.bootstrap.clone();
