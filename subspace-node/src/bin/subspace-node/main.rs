@@ -5,6 +5,7 @@
 //! through its local control channel; `keys derive` shows SLIP-0010 child identities.
 //! Errors are one line on stderr and a non-zero exit code (see [`Exit`]).
 
+mod devnet;
 mod run;
 
 use std::net::SocketAddr;
@@ -138,6 +139,9 @@ enum Command {
     Status,
     /// Ask the running node to leave the network and exit.
     Stop,
+    /// A local network of `run` child processes (under DATA_DIR/devnet), a sample file stored
+    /// and fetched end to end, and a live summary until Ctrl-C.
+    Devnet(devnet::DevnetArgs),
 }
 
 #[derive(Subcommand)]
@@ -179,7 +183,7 @@ fn default_data_dir() -> PathBuf {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
-    let default_level = if matches!(cli.command, Command::Run(_)) {
+    let default_level = if matches!(cli.command, Command::Run(_) | Command::Devnet(_)) {
         "info"
     } else {
         "warn"
@@ -284,6 +288,7 @@ async fn dispatch(cmd: Command, dir: &DataDir, json: bool) -> Result<(), CliErro
             Ok(())
         }
         Command::Get { key, output } => get(dir, key, output, json).await,
+        Command::Devnet(args) => devnet::devnet(dir.root(), args, json).await,
         Command::Status => {
             let data = control::request(&dir.control_path(), Request::Status).await?;
             emit(json, &data);

@@ -1,0 +1,260 @@
+//! `subspace-node devnet`: N `run` child processes on 127.0.0.1 sharing one data contract, a
+//! sample file stored and fetched end to end, and a live summary until Ctrl-C.
+//!
+//! Farming and the ledger on the network are not built yet, so there are no blocks to show;
+//! the summary says so rather than inventing a height.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use subspace_node::config::DataDir;
+use subspace_node::control::{self, Request};
+
+use crate::{CliError, Exit};
+
+/// Options of `devnet`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DevnetArgs {
+    /// Number of nodes (child processes).
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// Pledge of each node.
+    #[arg(long, default_value = "16MiB")]
+    pub pledge: String,
+    /// Bytes of the sample file stored and fetched end to end.
+    #[arg(long, default_value_t = 3 << 19)]
+    pub sample_bytes: usize,
+    /// Exit (stopping every node) once the sample file is back, instead of running until Ctrl-C.
+    #[arg(long)]
+    pub exit_after_sample: bool,
+}
+
+/// The children, stopped (then killed) on drop so none outlives the command.
+struct Children {
+    procs: Vec<(DataDir, Child)>,
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.procs {
+            if let Ok(None) = c.try_wait() {
+                let _ = Command::new("kill")
+                    .args(["-INT", &c.id().to_string()])
+                    .status();
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for (_, c) in &mut self.procs {
+            while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+async fn status(dir: &DataDir) -> Option<serde_json::Value> {
+    control::request(&dir.control_path(), Request::Status)
+        .await
+        .ok()
+}
+
+fn timed_out(what: &str) -> CliError {
+    CliError::new(
+        Exit::Unreachable,
+        format!("devnet: timed out waiting for {what}"),
+    )
+}
+
+pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), CliError> {
+    if args.nodes < 2 {
+        return Err(CliError::new(
+            Exit::BadInput,
+            "devnet needs --nodes 2 or more",
+        ));
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::new(Exit::Internal, format!("own path: {e}")))?;
+    let root = root.join("devnet");
+    let _ = std::fs::remove_dir_all(&root);
+    let dirs: Vec<DataDir> = (0..args.nodes)
+        .map(|i| DataDir::new(root.join(format!("node{i}"))))
+        .collect();
+    let mut rng = rand::rngs::OsRng;
+    for d in &dirs {
+        d.init(&mut rng)?;
+    }
+    // One data contract owned by node 0 (the sample's client), the same on every node; R is
+    // at most N - 1 since a client never hosts its own put. One Sloth layer keeps the local
+    // network quick (a network constant, so it is the same everywhere).
+    let owner = dirs[0].node_keypair()?.public();
+    let contract = "de".repeat(32);
+    let replicas = (args.nodes - 1).min(3);
+    let config = format!(
+        "[storage]\nreplicas = {replicas}\npor_layers = 1\n\n[[contract]]\nid = \"{contract}\"\nowner = \"{owner}\"\nmax_record_bytes = 1200000\n"
+    );
+    for d in &dirs {
+        std::fs::write(d.config_path(), &config)
+            .map_err(|e| CliError::new(Exit::File, format!("devnet config: {e}")))?;
+    }
+
+    let mut children = Children { procs: Vec::new() };
+    let mut boot = None::<String>;
+    for d in &dirs {
+        let mut cmd = Command::new(&exe);
+        cmd.arg("--data-dir")
+            .arg(d.root())
+            .args(["run", "--listen", "127.0.0.1:0", "--pledge", &args.pledge])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(b) = &boot {
+            cmd.args(["--bootstrap", b]);
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| CliError::new(Exit::Internal, format!("starting a node: {e}")))?;
+        children.procs.push((d.clone(), child));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let listen = loop {
+            if let Some(l) = status(d)
+                .await
+                .and_then(|s| s["listen"].as_str().map(String::from))
+            {
+                break l;
+            }
+            if Instant::now() > deadline {
+                return Err(timed_out("a node to start"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        if boot.is_none() {
+            boot = Some(listen);
+        }
+        if !json {
+            eprintln!("devnet: node {} up", d.root().display());
+        }
+    }
+    let n = args.nodes;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    'mesh: loop {
+        let mut all = true;
+        for d in &dirs {
+            all &= status(d).await.is_some_and(|s| s["live_members"] == n);
+        }
+        if all {
+            break 'mesh;
+        }
+        if Instant::now() > deadline {
+            return Err(timed_out("every node to see every other"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The sample file, stored through node 0 and fetched through the last node.
+    let sample = root.join("sample.bin");
+    let mut data = vec![0u8; args.sample_bytes];
+    rand_core::RngCore::fill_bytes(&mut rng, &mut data);
+    std::fs::write(&sample, &data)
+        .map_err(|e| CliError::new(Exit::File, format!("devnet sample: {e}")))?;
+    let put = control::request(
+        &dirs[0].control_path(),
+        Request::Put {
+            path: sample.clone(),
+            contract: None,
+            public: true,
+            share: Vec::new(),
+        },
+    )
+    .await?;
+    let key = put["key"].as_str().unwrap_or_default().to_string();
+    let fetched = root.join("sample.fetched");
+    control::request(
+        &dirs[n - 1].control_path(),
+        Request::Get {
+            key: key.clone(),
+            out: fetched.clone(),
+        },
+    )
+    .await?;
+    let identical = std::fs::read(&fetched).is_ok_and(|f| f == data);
+
+    let summary = summarize(&dirs, &key, args.sample_bytes, identical).await;
+    print_summary(&summary, json);
+    if !identical {
+        return Err(CliError::new(
+            Exit::Internal,
+            "devnet: the fetched sample differs from the stored one",
+        ));
+    }
+    if !args.exit_after_sample {
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {
+                    print_summary(&summarize(&dirs, &key, args.sample_bytes, identical).await, json);
+                }
+            }
+        }
+    }
+    drop(children);
+    Ok(())
+}
+
+async fn summarize(
+    dirs: &[DataDir],
+    key: &str,
+    sample_bytes: usize,
+    identical: bool,
+) -> serde_json::Value {
+    let mut nodes = Vec::new();
+    for d in dirs {
+        let s = status(d).await.unwrap_or(serde_json::Value::Null);
+        nodes.push(serde_json::json!({
+            "data_dir": PathBuf::from(d.root()),
+            "node_id": s["node_id"],
+            "listen": s["listen"],
+            "live_members": s["live_members"],
+            "stored_records": s["stored_records"],
+            "stored_bytes": s["stored_bytes"],
+            "plots": s["plots"],
+        }));
+    }
+    serde_json::json!({
+        "nodes": nodes,
+        "sample": { "key": key, "bytes": sample_bytes, "fetched_identical": identical },
+        // Farming and the ledger on the network are not built yet.
+        "chain_height": serde_json::Value::Null,
+    })
+}
+
+fn print_summary(v: &serde_json::Value, json: bool) {
+    if json {
+        println!("{v}");
+        return;
+    }
+    println!(
+        "sample {} ({} bytes): fetched {}",
+        v["sample"]["key"].as_str().unwrap_or_default(),
+        v["sample"]["bytes"],
+        if v["sample"]["fetched_identical"] == true {
+            "byte-identical"
+        } else {
+            "DIFFERENT"
+        }
+    );
+    for n in v["nodes"].as_array().into_iter().flatten() {
+        println!(
+            "  {} {}  members {}  records {}  bytes {}  plots {}",
+            n["node_id"].as_str().map_or("?", |s| &s[..s.len().min(12)]),
+            n["listen"].as_str().unwrap_or("?"),
+            n["live_members"],
+            n["stored_records"],
+            n["stored_bytes"],
+            n["plots"],
+        );
+    }
+    println!("  chain: not running yet (farming is not built); Ctrl-C stops every node");
+}

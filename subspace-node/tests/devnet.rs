@@ -1,0 +1,97 @@
+//! `subspace-node devnet` end to end, as the built binary: N child nodes, a sample file stored
+//! and fetched byte-identical, and no process left behind (after the sample, or on Ctrl-C).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_subspace-node");
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("subspace-devnet-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn no_node_running(root: &Path, n: usize) {
+    for i in 0..n {
+        let control = root.join(format!("devnet/node{i}/control.json"));
+        assert!(!control.exists(), "node {i} still running");
+    }
+}
+
+#[test]
+fn devnet_stores_and_fetches_the_sample_and_exits_cleanly() {
+    let root = tmp("sample");
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&root)
+        .args(["devnet", "--nodes", "4", "--pledge", "4MiB"])
+        .args(["--exit-after-sample", "--json"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sample"]["fetched_identical"], true);
+    let nodes = v["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 4);
+    assert!(nodes.iter().all(|n| n["live_members"] == 4));
+    // R = 3 replicas of every chunk and the manifest, none on the client (node 0).
+    assert_eq!(nodes[0]["stored_records"], 0);
+    let hosting = nodes
+        .iter()
+        .filter(|n| n["stored_records"].as_u64().unwrap() > 0)
+        .count();
+    assert_eq!(hosting, 3);
+    no_node_running(&root, 4);
+}
+
+#[test]
+fn devnet_stops_every_node_on_ctrl_c() {
+    let root = tmp("ctrlc");
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&root)
+        .args(["devnet", "--nodes", "3", "--pledge", "2MiB", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first summary line means every node runs and the sample went through.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["sample"]["fetched_identical"], true);
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("devnet did not exit after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    no_node_running(&root, 3);
+}
