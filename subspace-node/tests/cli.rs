@@ -362,6 +362,18 @@ fn three_run_processes_put_through_one_get_through_another() {
         ],
     );
     assert_fails(&refused, 8, "Contract");
+    // A contract no node knows: refused.
+    let unknown = cli(
+        &dirs[0],
+        &[
+            "put",
+            file.to_str().unwrap(),
+            "--contract",
+            &"0f".repeat(32),
+            "--public",
+        ],
+    );
+    assert_fails(&unknown, 8, "unknown contract");
     // Unknown key: not found.
     assert_fails(&cli(&dirs[1], &["get", &"ab".repeat(32)]), 7, "not found");
 
