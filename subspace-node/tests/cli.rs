@@ -390,4 +390,5 @@ fn three_run_processes_put_through_one_get_through_another() {
     );
     assert!(second.interrupt().success());
     assert!(first.interrupt().success());
+    std::fs::remove_dir_all(&root).unwrap();
 }

@@ -52,6 +52,7 @@ fn devnet_stores_and_fetches_the_sample_and_exits_cleanly() {
         .count();
     assert_eq!(hosting, 3);
     no_node_running(&root, 4);
+    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
@@ -94,4 +95,5 @@ fn devnet_stops_every_node_on_ctrl_c() {
     };
     assert!(status.success(), "{status:?}");
     no_node_running(&root, 3);
+    std::fs::remove_dir_all(&root).unwrap();
 }
