@@ -11,6 +11,7 @@
 //! the last holds at least one (unless the data is empty), so each plaintext length has
 //! exactly one segment layout.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use rand_core::CryptoRngCore;
@@ -162,8 +163,31 @@ impl SealedPayload {
             let digest = sealed.digest();
             return Ok((sealed, digest, side_out));
         }
-        let slots: Vec<(Mutex<Option<Vec<u8>>>, Condvar)> =
-            (0..n).map(|_| (Mutex::new(None), Condvar::new())).collect();
+        let seal_one = |i: usize| -> Vec<u8> {
+            key.seal_with_nonce(
+                aead,
+                segment_nonce(&nonce_prefix, i),
+                pieces[i],
+                &segment_aad(i, i + 1 == n),
+            )
+            .ciphertext
+        };
+        // Two threads, no more (the machine's cores are the budget): one pool worker seals
+        // segments in order; this thread runs `side`, then hashes each sealed segment in
+        // order, and whenever the next one is not sealed yet it claims and seals the next
+        // unclaimed segment itself instead of waiting. Both claim from one counter, so every
+        // segment is sealed exactly once, and the hash chain never waits longer than one
+        // segment.
+        let next_claim = AtomicUsize::new(0);
+        let ready: Mutex<Vec<Option<Vec<u8>>>> = Mutex::new(vec![None; n]);
+        let sealed_one = Condvar::new();
+        let publish = |i: usize, c: Vec<u8>| {
+            // A poisoned lock only means a sealing task panicked; the slots are plain Options.
+            let mut slots = ready.lock().unwrap_or_else(|e| e.into_inner());
+            slots[i] = Some(c);
+            drop(slots);
+            sealed_one.notify_one();
+        };
         let mut h = Sha256::new();
         h.update(1u32.to_be_bytes());
         h.update(aead_tag(aead).to_be_bytes());
@@ -171,35 +195,37 @@ impl SealedPayload {
         h.update((n as u64).to_be_bytes());
         let mut segments = Vec::with_capacity(n);
         let side_out = rayon::in_place_scope(|scope| {
-            for (i, (p, slot)) in pieces.iter().zip(&slots).enumerate() {
-                scope.spawn(move |_| {
-                    let c = key
-                        .seal_with_nonce(
-                            aead,
-                            segment_nonce(&nonce_prefix, i),
-                            p,
-                            &segment_aad(i, i + 1 == n),
-                        )
-                        .ciphertext;
-                    // A poisoned lock only means another segment's task panicked; the slot
-                    // itself is still a plain Option.
-                    *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
-                    slot.1.notify_one();
-                });
-            }
-            let side_out = side();
-            for (lock, cv) in &slots {
-                let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-                let seg = loop {
-                    if let Some(seg) = guard.take() {
-                        break seg;
+            scope.spawn(|_| {
+                loop {
+                    let i = next_claim.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
                     }
-                    guard = cv.wait(guard).unwrap_or_else(|e| e.into_inner());
-                };
-                drop(guard);
-                h.update((seg.len() as u64).to_be_bytes());
-                h.update(&seg);
-                segments.push(seg);
+                    publish(i, seal_one(i));
+                }
+            });
+            let side_out = side();
+            while segments.len() < n {
+                let want = segments.len();
+                let mut slots = ready.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(seg) = slots[want].take() {
+                    drop(slots);
+                    h.update((seg.len() as u64).to_be_bytes());
+                    h.update(&seg);
+                    segments.push(seg);
+                    continue;
+                }
+                drop(slots);
+                let i = next_claim.fetch_add(1, Ordering::Relaxed);
+                if i < n {
+                    publish(i, seal_one(i));
+                    continue;
+                }
+                // Everything is claimed and segment `want` is being sealed by the worker.
+                let mut slots = ready.lock().unwrap_or_else(|e| e.into_inner());
+                while slots[want].is_none() {
+                    slots = sealed_one.wait(slots).unwrap_or_else(|e| e.into_inner());
+                }
             }
             side_out
         });
