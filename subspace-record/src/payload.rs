@@ -130,9 +130,10 @@ impl SealedPayload {
     }
 
     /// Seals `data` and computes the payload digest ([`Payload::digest`]) in one pipelined
-    /// pass: the thread pool seals segments while this thread first runs `side` (key
-    /// wrapping, which needs the caller's RNG) and then hashes each segment as soon as it is
-    /// sealed, in order. On two cores a 1 MiB record costs about one AES-GCM pass.
+    /// pass on two threads: a pool worker seals segments while this thread first runs `side`
+    /// (key wrapping, which needs the caller's RNG) and then hashes each segment as soon as it
+    /// is sealed, in order, sealing the next unclaimed segment itself whenever it would
+    /// otherwise wait. On two cores a 1 MiB record costs about one AES-GCM pass.
     pub(crate) fn seal_hashed<T>(
         key: &ContentKey,
         aead: Aead,
