@@ -173,15 +173,16 @@ fn a_piece_proof_against_an_honest_replica_is_refused() {
     let x = Keypair::from_seed(&[1; 32]);
     let xs = subspace_por::encode(&bytes, &x.public(), key.as_bytes(), 2).unwrap();
     let leaves = pieces::padded_leaves(&bytes);
-    let h = FetchHeader::new(
-        x.public(),
-        key,
-        pieces::root(&leaves).unwrap(),
-        xs.as_bytes(),
-        true,
-    )
-    .sign(&x)
-    .unwrap();
+    let header = || {
+        FetchHeader::new(
+            x.public(),
+            key,
+            pieces::root(&leaves).unwrap(),
+            xs.as_bytes(),
+            true,
+        )
+    };
+    let h = header().sign(&x).unwrap();
     let v = subspace_node::FetchFaultValidator { layers: 2 };
     let served = pieces::leaves(xs.as_bytes());
     let piece = |i: usize| xs.as_bytes()[i * 4096..(i + 1) * 4096].to_vec();
@@ -209,28 +210,10 @@ fn a_piece_proof_against_an_honest_replica_is_refused() {
     altered[0] ^= 1;
     assert!(!accepted(proof(3, altered, leaves[3], 3)));
     // Lateness X does not admit is no fault either.
-    let on_time = FetchHeader::new(
-        x.public(),
-        key,
-        pieces::root(&leaves).unwrap(),
-        xs.as_bytes(),
-        true,
-    )
-    .timed(1_000, 900, 1_000)
-    .sign(&x)
-    .unwrap();
+    let on_time = header().timed(1_000, 900, 1_000).sign(&x).unwrap();
     assert!(!accepted(FaultProof::Late { header: on_time }));
     // Nor is overrunning a deadline that left X less than the minimum budget.
-    let framed = FetchHeader::new(
-        x.public(),
-        key,
-        pieces::root(&leaves).unwrap(),
-        xs.as_bytes(),
-        true,
-    )
-    .timed(1_000, 900, 5_000)
-    .sign(&x)
-    .unwrap();
+    let framed = header().timed(1_000, 900, 5_000).sign(&x).unwrap();
     assert!(!accepted(FaultProof::Late { header: framed }));
 }
 

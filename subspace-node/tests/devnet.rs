@@ -3,10 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod process;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_subspace-node");
 
@@ -74,25 +76,7 @@ fn devnet_stops_every_node_on_ctrl_c() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&first).unwrap();
     assert_eq!(v["sample"]["fetched_identical"], true);
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("devnet did not exit after Ctrl-C");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = process::interrupt(&mut child, Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
     no_node_running(&root, 3);
     std::fs::remove_dir_all(&root).unwrap();
