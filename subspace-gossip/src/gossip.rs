@@ -870,34 +870,9 @@ impl Gossip {
 
     // ---------------------------------------------------------------- anti-entropy
 
-    /// The next window of the rotating anti-entropy digest.
-    fn digest_window(&mut self) -> Digest {
-        let max = self.config.max_digest_entries.max(1);
-        let from = self.digest_cursor;
-        let entries: Vec<DigestEntry> = self
-            .pool
-            .range(from)
-            .take(max)
-            .map(|(n, m)| DigestEntry {
-                node: *n,
-                summary: m.summary,
-            })
-            .collect();
-        let to = match entries.last() {
-            Some(last) if entries.len() >= max => last.node,
-            _ => NodeId::from_bytes([0xff; 32]),
-        };
-        self.digest_cursor = if to == NodeId::from_bytes([0xff; 32]) {
-            NodeId::default()
-        } else {
-            next_id(&to)
-        };
-        Digest { from, to, entries }
-    }
-
-    /// A digest of the members in `[from, to]` for `peer` (cut at `max_digest_entries`, the
-    /// range then ending at the last entry), remembered for follow-ups.
-    fn digest_range(&mut self, peer: NodeId, from: NodeId, to: NodeId) -> Digest {
+    /// A digest of the members in `[from, to]`, cut at `max_digest_entries` (the range then
+    /// ending at the last entry it holds).
+    fn digest_of(&self, from: NodeId, to: NodeId) -> Digest {
         let max = self.config.max_digest_entries.max(1);
         let entries: Vec<DigestEntry> = self
             .pool
@@ -913,8 +888,27 @@ impl Gossip {
             Some(last) if entries.len() >= max => last.node,
             _ => to,
         };
-        self.remember_range(peer, from, to);
         Digest { from, to, entries }
+    }
+
+    /// The next window of the rotating anti-entropy digest.
+    fn digest_window(&mut self) -> Digest {
+        let last = NodeId::from_bytes([0xff; 32]);
+        let digest = self.digest_of(self.digest_cursor, last);
+        self.digest_cursor = if digest.to == last {
+            NodeId::default()
+        } else {
+            next_id(&digest.to)
+        };
+        digest
+    }
+
+    /// A digest of the members in `[from, to]` for `peer` (see [`Self::digest_of`]),
+    /// remembered for follow-ups.
+    fn digest_range(&mut self, peer: NodeId, from: NodeId, to: NodeId) -> Digest {
+        let digest = self.digest_of(from, to);
+        self.remember_range(peer, digest.from, digest.to);
+        digest
     }
 
     fn remember_range(&mut self, peer: NodeId, from: NodeId, to: NodeId) {
