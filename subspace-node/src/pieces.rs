@@ -30,17 +30,13 @@ pub fn leaves(body: &[u8]) -> Vec<Hash256> {
     body.chunks(PIECE_SIZE).map(leaf).collect()
 }
 
-/// The leaves of `record` padded as `subspace-por` pads it before encoding (`0x80`, then zeros
+/// The leaves of `record` padded as `subspace-por` pads it before encoding
+/// ([`subspace_por::padded_last_piece`]: `0x80`, then zeros
 /// to whole pieces, always at least one padding byte): piece `i` of a host's replica decodes to
 /// the plaintext under leaf `i`.
 pub fn padded_leaves(record: &[u8]) -> Vec<Hash256> {
-    let full = record.len() / PIECE_SIZE;
     let mut out: Vec<Hash256> = record.chunks_exact(PIECE_SIZE).map(leaf).collect();
-    let mut last = [0u8; PIECE_SIZE];
-    let tail = &record[full * PIECE_SIZE..];
-    last[..tail.len()].copy_from_slice(tail);
-    last[tail.len()] = 0x80;
-    out.push(leaf(&last));
+    out.push(leaf(&subspace_por::padded_last_piece(record)));
     out
 }
 

@@ -138,6 +138,24 @@ fn unpad(buf: &mut Vec<u8>) -> Result<(), PorError> {
     Ok(())
 }
 
+/// The last piece of `data` after padding: the bytes after its last whole piece, then `0x80`,
+/// then zeros. Every piece before it is `data`'s own bytes, so this is the whole padding rule
+/// (a record that fills its last piece exactly gets a piece that is all padding).
+///
+/// ```
+/// use subspace_por::{PIECE_SIZE, padded_last_piece};
+/// let last = padded_last_piece(&[7u8; PIECE_SIZE + 2]);
+/// assert_eq!(&last[..3], &[7, 7, 0x80]);
+/// assert!(last[3..].iter().all(|&b| b == 0));
+/// ```
+pub fn padded_last_piece(data: &[u8]) -> [u8; PIECE_SIZE] {
+    let tail = &data[data.len() / PIECE_SIZE * PIECE_SIZE..];
+    let mut last = [0u8; PIECE_SIZE];
+    last[..tail.len()].copy_from_slice(tail);
+    last[tail.len()] = PAD_MARKER;
+    last
+}
+
 /// Encodes `data` as `host`'s replica of the record `record_key`, on all cores when the
 /// `parallel` feature is on (see [`encode_with`]).
 ///
@@ -168,11 +186,10 @@ pub fn encode_with(
             max: MAX_RECORD_LEN,
         });
     }
-    let len = (data.len() / PIECE_SIZE + 1) * PIECE_SIZE;
-    let mut bytes = Vec::with_capacity(len);
-    bytes.extend_from_slice(data);
-    bytes.push(PAD_MARKER);
-    bytes.resize(len, 0);
+    let full = data.len() / PIECE_SIZE * PIECE_SIZE;
+    let mut bytes = Vec::with_capacity(full + PIECE_SIZE);
+    bytes.extend_from_slice(&data[..full]);
+    bytes.extend_from_slice(&padded_last_piece(data));
     let (pieces, _) = bytes.as_chunks_mut::<PIECE_SIZE>();
     let encode_one = |(index, piece): (usize, &mut [u8; PIECE_SIZE])| {
         encode_piece(
