@@ -153,10 +153,15 @@ impl Shared {
     }
 }
 
-/// What a peer shared after its identity proof: its listening port and the addresses it knows.
-type SharedBook = Option<(u16, Vec<(NodeId, SocketAddr)>)>;
+/// What a peer shared after its identity proof: its listening port and the addresses it knows
+/// (`None` when it shared nothing).
+pub type SharedBook = Option<(u16, Vec<(NodeId, SocketAddr)>)>;
 
-fn parse_book(bytes: &[u8]) -> Result<SharedBook> {
+/// Decodes the address book a peer sends after its identity proof: a 2-byte listening port, a
+/// count of at most [`MAX_SHARED_ADDRS`], then per entry a 32-byte id, a 16-byte IPv6 (or
+/// IPv4-mapped) address and a 2-byte port. Empty bytes mean no book; anything else malformed is
+/// [`NodeError::Handshake`]. Public so the fuzz target can reach it.
+pub fn parse_address_book(bytes: &[u8]) -> Result<SharedBook> {
     if bytes.is_empty() {
         return Ok(None);
     }
@@ -578,7 +583,7 @@ async fn handshake(
     if m < PROOF_LEN {
         return Err(NodeError::Handshake("identity proof has the wrong length"));
     }
-    let book = parse_book(scratch.get(PROOF_LEN..m).unwrap_or(&[]))?;
+    let book = parse_address_book(scratch.get(PROOF_LEN..m).unwrap_or(&[]))?;
     let mut pk = [0u8; 32];
     pk.copy_from_slice(&scratch[..32]);
     let mut sig = [0u8; 64];
@@ -715,18 +720,45 @@ mod tests {
         shared.remember(kp(2).node_id(), a);
         shared.remember(kp(3).node_id(), b);
         let book = shared.address_book(&kp(1).node_id());
-        let (port, mut entries) = parse_book(&book).unwrap().unwrap();
+        let (port, mut entries) = parse_address_book(&book).unwrap().unwrap();
         entries.sort();
         let mut want = vec![(kp(2).node_id(), a), (kp(3).node_id(), b)];
         want.sort();
         assert_eq!((port, entries), (30333, want));
-        assert_eq!(parse_book(&[]).unwrap(), None);
+        assert_eq!(parse_address_book(&[]).unwrap(), None);
         // Truncated, padded, or claiming more entries than allowed: refused, never a panic.
-        assert!(parse_book(&book[..book.len() - 1]).is_err());
-        assert!(parse_book(&[book.as_slice(), &[0]].concat()).is_err());
-        assert!(parse_book(&[0, 1, (MAX_SHARED_ADDRS + 1) as u8]).is_err());
+        assert!(parse_address_book(&book[..book.len() - 1]).is_err());
+        assert!(parse_address_book(&[book.as_slice(), &[0]].concat()).is_err());
+        assert!(parse_address_book(&[0, 1, (MAX_SHARED_ADDRS + 1) as u8]).is_err());
         for len in 0..200 {
-            let _ = parse_book(&vec![0xFF; len]);
+            let _ = parse_address_book(&vec![0xFF; len]);
+        }
+    }
+
+    proptest::proptest! {
+        /// Any bytes: a typed result, never a panic, and whatever decodes holds at most
+        /// MAX_SHARED_ADDRS entries; a well-formed book of random entries decodes to itself.
+        #[test]
+        fn address_book_decoding_is_total(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4000),
+            n in 0usize..=MAX_SHARED_ADDRS,
+            seed in proptest::prelude::any::<u8>(),
+        ) {
+            if let Ok(Some((_, entries))) = parse_address_book(&bytes) {
+                proptest::prop_assert!(entries.len() <= MAX_SHARED_ADDRS);
+            }
+            let mut book = vec![0x75, 0x30, n as u8];
+            let mut want = Vec::new();
+            for i in 0..n {
+                let id = [seed.wrapping_add(i as u8); 32];
+                let ip = std::net::Ipv6Addr::from([i as u8; 16]);
+                book.extend_from_slice(&id);
+                book.extend_from_slice(&ip.octets());
+                book.extend_from_slice(&(i as u16).to_be_bytes());
+                let ip = ip.to_ipv4_mapped().map_or(IpAddr::V6(ip), IpAddr::V4);
+                want.push((NodeId::from_bytes(id), SocketAddr::new(ip, i as u16)));
+            }
+            proptest::prop_assert_eq!(parse_address_book(&book).unwrap(), Some((0x7530, want)));
         }
     }
 
