@@ -21,6 +21,7 @@ use subspace_gossip::Gossip;
 use subspace_record::{Receipt, Record};
 
 use crate::cache::RecordCache;
+use crate::chain::ChainService;
 use crate::clock::Clock;
 use crate::ledger::ContractLedger;
 use crate::message::{FetchHeader, Message, NodeMessage, PutStep, SignedFetchHeader};
@@ -227,6 +228,7 @@ pub struct Host<S: RecordStore> {
     late_fetches: VecDeque<(u64, NodeId, RecordKey)>,
     cache: RecordCache,
     stats: HostStats,
+    chain: Option<ChainService>,
 }
 
 impl<S: RecordStore> std::fmt::Debug for Host<S> {
@@ -277,7 +279,54 @@ impl<S: RecordStore> Host<S> {
             rtt: BTreeMap::new(),
             late_fetches: VecDeque::new(),
             stats: HostStats::default(),
+            chain: None,
         }
+    }
+
+    /// Runs the ledger on the network too: blocks and transactions by broadcast, catch-up,
+    /// and farming if the service has plots.
+    pub fn with_chain(mut self, chain: ChainService) -> Host<S> {
+        self.chain = Some(chain);
+        self
+    }
+
+    /// Attaches (or replaces) the ledger service of a running host.
+    pub fn set_chain(&mut self, chain: ChainService) {
+        self.chain = Some(chain);
+    }
+
+    /// The ledger service, if this host runs one.
+    pub fn chain(&self) -> Option<&ChainService> {
+        self.chain.as_ref()
+    }
+
+    /// Mutable access to the ledger service (submitting transactions, reclaiming plots).
+    pub fn chain_mut(&mut self) -> Option<&mut ChainService> {
+        self.chain.as_mut()
+    }
+
+    /// Live gossip members other than this host: where chain messages go.
+    fn chain_peers(&self) -> Vec<NodeId> {
+        let mut peers = self.gossip.live_members();
+        peers.retain(|p| *p != self.me);
+        peers
+    }
+
+    /// Submits a ledger transaction (kept for this node's blocks and broadcast).
+    pub fn submit_transaction(
+        &mut self,
+        tx: subspace_ledger::Transaction,
+    ) -> Result<subspace_ledger::TxId> {
+        let peers = self.chain_peers();
+        let now = self.clock.now();
+        let Some(chain) = self.chain.as_mut() else {
+            return Err(NodeError::InvalidRecord("this node runs no ledger".into()));
+        };
+        let id = chain
+            .submit_transaction(tx, &peers)
+            .map_err(|e| NodeError::InvalidRecord(format!("transaction refused: {e}")))?;
+        self.pump(now);
+        Ok(id)
     }
 
     /// Replaces the gossip layer's signature cache (simulations share one across hosts).
@@ -432,6 +481,13 @@ impl<S: RecordStore> Host<S> {
                     }
                 }
                 Ok(Message::Node(m)) => self.handle_node(now, from, m),
+                Ok(Message::Chain(m)) => {
+                    let peers = self.chain_peers();
+                    let unix = self.clock.unix_secs();
+                    if let Some(chain) = self.chain.as_mut() {
+                        chain.handle_message(unix, from, m, &peers, &mut self.rng);
+                    }
+                }
                 Err(e) => {
                     self.stats.malformed += 1;
                     tracing::debug!(%from, error = %e, "malformed message dropped");
@@ -452,13 +508,30 @@ impl<S: RecordStore> Host<S> {
         if self.gossip.poll_timeout().is_some_and(|t| t <= now) {
             self.gossip.handle_timeout(now);
         }
+        let unix = self.clock.unix_secs();
+        if self
+            .chain
+            .as_mut()
+            .is_some_and(|c| c.poll_timeout() <= unix)
+        {
+            let peers = self.chain_peers();
+            if let Some(chain) = self.chain.as_mut() {
+                chain.handle_timeout(unix, &peers, &mut self.rng);
+            }
+        }
         self.expire(now);
         self.pump(now);
     }
 
     /// When [`Host::handle_timeout`] should next be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t = [self.dht.poll_timeout(), self.gossip.poll_timeout()]
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let chain = self.chain.as_mut().map(|c| {
+            // The chain keeps Unix seconds: wake at the start of its second (or at once).
+            let unix_ms = self.clock.unix_ms();
+            let due_ms = c.poll_timeout().saturating_mul(1000);
+            self.clock.now() + Duration::from_millis(due_ms.saturating_sub(unix_ms))
+        });
+        let mut t = [self.dht.poll_timeout(), self.gossip.poll_timeout(), chain]
             .into_iter()
             .flatten()
             .min();
@@ -525,6 +598,10 @@ impl<S: RecordStore> Host<S> {
             while let Some((to, m)) = self.gossip.poll_transmit() {
                 progressed = true;
                 self.send_message(to, &Message::Gossip(m));
+            }
+            while let Some((to, m)) = self.chain.as_mut().and_then(|c| c.poll_transmit()) {
+                progressed = true;
+                self.send_message(to, &Message::Chain(m));
             }
             while let Some(ev) = self.dht.poll_event() {
                 progressed = true;

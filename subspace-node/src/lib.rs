@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod cache;
+pub mod chain;
+pub mod chain_store;
 pub mod clock;
 pub mod config;
 pub mod control;
@@ -18,6 +20,8 @@ pub mod transport;
 pub mod validators;
 
 pub use cache::RecordCache;
+pub use chain::{ChainConfig, ChainMessage, ChainService, ChainStats};
+pub use chain_store::{DynChainStore, RedbChainStore};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use disk::{DiskStore, DiskStoreConfig, Recovery, VerifyReport};
 pub use error::{NodeError, Result};

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use subspace_crypto::{Hash256, PublicKey, RecordKey, Signature, codec, domain::Domain};
 
+use crate::chain::ChainMessage;
 use crate::{NodeError, Result};
 
 /// The largest frame a node sends or accepts: a maximal replica plus headers.
@@ -262,6 +263,7 @@ enum Envelope {
     Dht(Vec<u8>),
     Gossip(Vec<u8>),
     Node(NodeMessage),
+    Chain(ChainMessage),
 }
 
 /// Every message one node sends another.
@@ -275,6 +277,8 @@ pub enum Message {
     Gossip(subspace_gossip::Message),
     /// A node workflow message.
     Node(NodeMessage),
+    /// A ledger message: blocks, transactions, catch-up.
+    Chain(ChainMessage),
 }
 
 impl Message {
@@ -284,6 +288,7 @@ impl Message {
             Message::Dht(m) => Envelope::Dht(m.encode().map_err(|e| layer_err(&e))?),
             Message::Gossip(m) => Envelope::Gossip(m.encode().map_err(|e| layer_err(&e))?),
             Message::Node(m) => Envelope::Node(m.clone()),
+            Message::Chain(m) => Envelope::Chain(m.clone()),
         };
         Ok(codec::encode(&env)?)
     }
@@ -302,6 +307,10 @@ impl Message {
             Envelope::Node(m) => {
                 m.check_bounds()?;
                 Message::Node(m)
+            }
+            Envelope::Chain(m) => {
+                m.check_bounds().map_err(|e| layer_err(&e))?;
+                Message::Chain(m)
             }
         })
     }

@@ -172,7 +172,7 @@ impl Sim {
         let now = subspace_node::Clock::now(&self.clock);
         let next = self
             .hosts
-            .values()
+            .values_mut()
             .filter_map(|(h, _)| h.poll_timeout())
             .chain(self.net.next_due())
             .min()

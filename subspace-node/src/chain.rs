@@ -1,0 +1,689 @@
+//! [`ChainService`]: the ledger on the network — blocks and transactions by gossip broadcast,
+//! catch-up from peers, and farming against the local [`PlotSet`].
+//!
+//! Like [`crate::Host`], which drives it, the service performs no IO of its own beyond its
+//! [`ChainStore`]: the host hands it messages with the sender and the clock's Unix time, asks it
+//! when to wake up, and sends what it queues.
+//!
+//! - **Broadcast.** A block or transaction seen for the first time is validated, then relayed
+//!   to [`ChainConfig::fanout`] random live members (not back to its sender). A bounded set of
+//!   recently seen hashes stops the flood.
+//! - **Catch-up.** A block whose parent is unknown is parked (bounded) and the sender is asked
+//!   for the blocks after our best chain, named by a locator (hashes at exponentially spaced
+//!   heights, newest first), so a peer on a fork answers from the fork point. Every
+//!   [`ChainConfig::tip_interval`] the service tells a few peers its tip; a peer with more work
+//!   is asked the same way. A restarted node, or a farmer coming back from a partition, thus
+//!   converges on the heaviest chain.
+//! - **Farming.** On each new tip the best quality over the local plots for the next challenge
+//!   gives a deadline; when it passes and the tip is still the same, the farmer proves,
+//!   proposes a block with its mempool and broadcasts it. A better proof from another farmer
+//!   that arrives first wins by the fork-choice rule.
+//! - **Hostile peers.** Blocks that fail validation are counted against their sender; after
+//!   [`ChainConfig::max_bad_blocks`] a peer's chain messages are ignored (the peer is not
+//!   disconnected: its storage role is judged by gossip, not here).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use rand_core::RngCore;
+use serde::{Deserialize, Serialize};
+use subspace_crypto::{BlockHash, Keypair, NodeId, PublicKey};
+use subspace_ledger::{
+    Accepted, Address, Block, Chain, ChainStore, ConsensusParams, LedgerError, ProofAnswer,
+    ProposalInputs, SubspacePos, Transaction, TxId, consensus,
+};
+use subspace_pos::{Challenge, PlotSet};
+
+use crate::chain_store::DynChainStore;
+
+/// Most hashes in one catch-up locator.
+pub const MAX_LOCATOR: usize = 64;
+/// Most blocks in one catch-up reply.
+pub const MAX_BLOCKS_PER_REPLY: usize = 64;
+
+/// Chain messages between nodes (inside [`crate::Message::Chain`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChainMessage {
+    /// A block, in its canonical encoding (broadcast).
+    Block(Vec<u8>),
+    /// A transaction, in its canonical encoding (broadcast).
+    Tx(Vec<u8>),
+    /// "My best tip": lets a peer with less work notice and catch up.
+    Tip {
+        /// Height of the tip.
+        height: u64,
+        /// Accumulated work of the tip.
+        work: u128,
+        /// The tip's hash.
+        hash: BlockHash,
+    },
+    /// "Send me the blocks of your best chain after the first of these you know."
+    GetBlocks {
+        /// Best-chain hashes of the asker, newest first, exponentially spaced, ending at
+        /// genesis; at most [`MAX_LOCATOR`].
+        locator: Vec<BlockHash>,
+    },
+    /// Consecutive best-chain blocks, oldest first; at most [`MAX_BLOCKS_PER_REPLY`].
+    Blocks(Vec<Vec<u8>>),
+}
+
+impl ChainMessage {
+    /// Checks the bounds a decoder cannot express (list lengths).
+    pub fn check_bounds(&self) -> Result<(), &'static str> {
+        match self {
+            ChainMessage::GetBlocks { locator } if locator.len() > MAX_LOCATOR => {
+                Err("locator too long")
+            }
+            ChainMessage::Blocks(b) if b.len() > MAX_BLOCKS_PER_REPLY => Err("too many blocks"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Settings of a [`ChainService`].
+#[derive(Clone, Debug)]
+pub struct ChainConfig {
+    /// The network's consensus rules (shared by every node, like the genesis block).
+    pub params: ConsensusParams,
+    /// Peers a new block or transaction is relayed to.
+    pub fanout: usize,
+    /// How often the tip is announced to `fanout` random peers.
+    pub tip_interval: Duration,
+    /// Blocks whose parent is unknown kept while catching up.
+    pub max_orphans: usize,
+    /// Transactions kept for the next block.
+    pub max_mempool: usize,
+    /// Block and transaction hashes remembered to stop the flood.
+    pub max_seen: usize,
+    /// Invalid blocks tolerated from one peer before its chain messages are ignored.
+    pub max_bad_blocks: u32,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        ChainConfig {
+            params: ConsensusParams::default(),
+            fanout: 8,
+            tip_interval: Duration::from_secs(5),
+            max_orphans: 256,
+            max_mempool: 4096,
+            max_seen: 16_384,
+            max_bad_blocks: 8,
+        }
+    }
+}
+
+/// Counters and the view `status` shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ChainStats {
+    /// Height of the best tip.
+    pub height: u64,
+    /// Hash of the best tip.
+    pub tip: Option<BlockHash>,
+    /// Accumulated work of the best tip.
+    pub work: u128,
+    /// Blocks this node farmed (that it produced, whether or not they stayed best).
+    pub blocks_farmed: u64,
+    /// Valid blocks received from peers.
+    pub blocks_received: u64,
+    /// Blocks from peers that failed validation.
+    pub invalid_blocks: u64,
+    /// Reorganisations of the best chain.
+    pub reorgs: u64,
+    /// Blocks parked or dropped because their parent was unknown.
+    pub orphans_dropped: u64,
+    /// Transactions waiting for a block.
+    pub mempool: usize,
+    /// Peers whose chain messages are ignored after too many invalid blocks.
+    pub ignored_peers: usize,
+}
+
+/// The farmer's plan for the current tip.
+#[derive(Clone, Debug)]
+struct Plan {
+    tip: BlockHash,
+    /// The plot and quality to answer with, if any plot answered.
+    answer: Option<(u64, [u8; 32])>,
+    /// Unix second at which the proposal may be stamped.
+    at: u64,
+}
+
+/// A bounded set that forgets its oldest entries first.
+#[derive(Debug, Default)]
+struct Seen {
+    set: BTreeSet<[u8; 32]>,
+    order: VecDeque<[u8; 32]>,
+}
+
+impl Seen {
+    /// Inserts; false if already present.
+    fn insert(&mut self, h: [u8; 32], cap: usize) -> bool {
+        if !self.set.insert(h) {
+            return false;
+        }
+        self.order.push_back(h);
+        while self.order.len() > cap {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+/// The ledger on the network for one node.
+pub struct ChainService {
+    cfg: ChainConfig,
+    chain: Chain<DynChainStore, SubspacePos>,
+    farmer: Option<(Keypair, PlotSet)>,
+    seen: Seen,
+    orphans: BTreeMap<BlockHash, Vec<Block>>,
+    orphan_order: VecDeque<BlockHash>,
+    mempool: BTreeMap<TxId, Transaction>,
+    bad: BTreeMap<NodeId, u32>,
+    outbox: VecDeque<(NodeId, ChainMessage)>,
+    plan: Option<Plan>,
+    next_tip_announce: u64,
+    stats: ChainStats,
+}
+
+impl std::fmt::Debug for ChainService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainService")
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+fn is_bad_block(e: &LedgerError) -> bool {
+    !matches!(
+        e,
+        LedgerError::Duplicate | LedgerError::UnknownParent | LedgerError::Store(_)
+    )
+}
+
+impl ChainService {
+    /// A service over `chain` (opened by the caller from genesis and its store).
+    pub fn new(cfg: ChainConfig, chain: Chain<DynChainStore, SubspacePos>) -> ChainService {
+        let mut s = ChainService {
+            cfg,
+            chain,
+            farmer: None,
+            seen: Seen::default(),
+            orphans: BTreeMap::new(),
+            orphan_order: VecDeque::new(),
+            mempool: BTreeMap::new(),
+            bad: BTreeMap::new(),
+            outbox: VecDeque::new(),
+            plan: None,
+            next_tip_announce: 0,
+            stats: ChainStats::default(),
+        };
+        s.refresh_stats();
+        s
+    }
+
+    /// Farms with `plots`, signing blocks with `keypair` (the key the plots derive from).
+    pub fn with_farmer(mut self, keypair: Keypair, plots: PlotSet) -> ChainService {
+        self.farmer = Some((keypair, plots));
+        self
+    }
+
+    /// The chain (state, store, fork choice).
+    pub fn chain(&self) -> &Chain<DynChainStore, SubspacePos> {
+        &self.chain
+    }
+
+    /// Counters and the tip.
+    pub fn stats(&self) -> ChainStats {
+        self.stats.clone()
+    }
+
+    /// The plots farmed, if this node farms.
+    pub fn plots(&self) -> Option<&PlotSet> {
+        self.farmer.as_ref().map(|(_, p)| p)
+    }
+
+    /// Mutable access to the plots (to reclaim space for hosted data).
+    pub fn plots_mut(&mut self) -> Option<&mut PlotSet> {
+        self.plan = None;
+        self.farmer.as_mut().map(|(_, p)| p)
+    }
+
+    /// Spendable credits of `key` on the best chain.
+    pub fn balance(&self, key: &PublicKey) -> u64 {
+        self.chain
+            .state()
+            .outputs_of(&Address::of(key))
+            .iter()
+            .map(|(_, o)| o.value)
+            .sum()
+    }
+
+    /// Who farmed the last `n` blocks of the best chain (genesis excluded), with counts.
+    pub fn recent_farmers(&self, n: u64) -> BTreeMap<PublicKey, u64> {
+        let mut out = BTreeMap::new();
+        let state = self.chain.state();
+        let top = state.height();
+        for h in (top.saturating_sub(n) + 1..=top).rev() {
+            let Some(s) = state.summary(h) else { break };
+            if let Ok(Some(b)) = self.chain.store().block(&s.hash) {
+                *out.entry(b.header.farmer).or_insert(0) += 1;
+            }
+        }
+        out
+    }
+
+    /// Submits a transaction made by this node: kept for its own blocks and broadcast.
+    pub fn submit_transaction(
+        &mut self,
+        tx: Transaction,
+        peers: &[NodeId],
+    ) -> Result<TxId, LedgerError> {
+        let id = tx.id()?;
+        let bytes = tx.encode()?;
+        if self.seen.insert(*id.0.as_bytes(), self.cfg.max_seen) {
+            self.add_to_mempool(id, tx);
+            self.relay(ChainMessage::Tx(bytes), None, peers);
+        }
+        Ok(id)
+    }
+
+    /// Input: a chain message from `from`. `peers` are live members to relay to (random
+    /// sample taken inside); `now` is the clock's Unix seconds.
+    pub fn handle_message(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        msg: ChainMessage,
+        peers: &[NodeId],
+        rng: &mut impl RngCore,
+    ) {
+        if self
+            .bad
+            .get(&from)
+            .is_some_and(|n| *n >= self.cfg.max_bad_blocks)
+        {
+            return;
+        }
+        match msg {
+            ChainMessage::Block(bytes) => {
+                let Ok(block) = Block::decode(&bytes) else {
+                    self.penalise(from);
+                    return;
+                };
+                let Ok(hash) = block.hash() else { return };
+                if !self.seen.insert(*hash.as_bytes(), self.cfg.max_seen) {
+                    return;
+                }
+                if self.offer(now, Some(from), block) {
+                    self.relay_sampled(ChainMessage::Block(bytes), Some(from), peers, rng);
+                }
+            }
+            ChainMessage::Tx(bytes) => {
+                let Ok(tx) = Transaction::decode(&bytes) else {
+                    return;
+                };
+                let Ok(id) = tx.id() else { return };
+                if self.seen.insert(*id.0.as_bytes(), self.cfg.max_seen) {
+                    self.add_to_mempool(id, tx);
+                    self.relay_sampled(ChainMessage::Tx(bytes), Some(from), peers, rng);
+                }
+            }
+            ChainMessage::Tip { work, hash, .. } => {
+                if work > self.chain.state().tip().work && !self.chain.contains(&hash) {
+                    self.ask_blocks(from);
+                }
+            }
+            ChainMessage::GetBlocks { locator } => self.serve_blocks(from, &locator),
+            ChainMessage::Blocks(list) => {
+                let full = list.len() == MAX_BLOCKS_PER_REPLY;
+                let mut progressed = false;
+                for bytes in list {
+                    let Ok(block) = Block::decode(&bytes) else {
+                        self.penalise(from);
+                        return;
+                    };
+                    let Ok(hash) = block.hash() else { return };
+                    self.seen.insert(*hash.as_bytes(), self.cfg.max_seen);
+                    progressed |= self.offer(now, Some(from), block);
+                }
+                if full && progressed {
+                    self.ask_blocks(from);
+                }
+            }
+        }
+    }
+
+    /// Input: time passed. Farms (if it is this node's turn) and announces the tip.
+    pub fn handle_timeout(&mut self, now: u64, peers: &[NodeId], rng: &mut impl RngCore) {
+        self.farm(now, peers);
+        if now >= self.next_tip_announce {
+            self.next_tip_announce = now + self.cfg.tip_interval.as_secs().max(1);
+            let tip = self.chain.state().tip();
+            let msg = ChainMessage::Tip {
+                height: self.chain.state().height(),
+                work: tip.work,
+                hash: tip.hash,
+            };
+            self.relay_sampled(msg, None, peers, rng);
+        }
+    }
+
+    /// The Unix second at which [`ChainService::handle_timeout`] has work to do.
+    pub fn poll_timeout(&mut self) -> u64 {
+        let mut t = self.next_tip_announce;
+        if self.farmer.is_some() {
+            self.ensure_plan();
+            if let Some(p) = &self.plan {
+                if p.answer.is_some() {
+                    t = t.min(p.at);
+                }
+            }
+        }
+        t
+    }
+
+    /// Output: the next message to send.
+    pub fn poll_transmit(&mut self) -> Option<(NodeId, ChainMessage)> {
+        self.outbox.pop_front()
+    }
+
+    fn penalise(&mut self, from: NodeId) {
+        self.stats.invalid_blocks += 1;
+        let n = self.bad.entry(from).or_insert(0);
+        *n += 1;
+        if *n == self.cfg.max_bad_blocks {
+            tracing::warn!(peer = %from, "ignoring a peer's chain messages after repeated invalid blocks");
+        }
+        if self.bad.len() > 4096 {
+            if let Some(k) = self.bad.keys().next().copied() {
+                self.bad.remove(&k);
+            }
+        }
+        self.stats.ignored_peers = self
+            .bad
+            .values()
+            .filter(|n| **n >= self.cfg.max_bad_blocks)
+            .count();
+    }
+
+    fn add_to_mempool(&mut self, id: TxId, tx: Transaction) {
+        if self.mempool.len() >= self.cfg.max_mempool {
+            return;
+        }
+        self.mempool.insert(id, tx);
+        self.stats.mempool = self.mempool.len();
+    }
+
+    /// Offers a block to the chain; returns whether it was accepted (and should be relayed).
+    fn offer(&mut self, now: u64, from: Option<NodeId>, block: Block) -> bool {
+        let parent = block.header.parent;
+        match self.chain.insert_block(block.clone(), now) {
+            Ok(acc) => {
+                if from.is_some() {
+                    self.stats.blocks_received += 1;
+                }
+                if let Accepted::Reorganized { depth } = acc {
+                    self.stats.reorgs += 1;
+                    tracing::info!(depth, "chain reorganised to a heavier branch");
+                }
+                self.after_insert(&block);
+                // Children that were waiting for this block.
+                if let Ok(hash) = block.hash() {
+                    if let Some(children) = self.orphans.remove(&hash) {
+                        for c in children {
+                            self.offer(now, from, c);
+                        }
+                    }
+                }
+                true
+            }
+            Err(LedgerError::UnknownParent) => {
+                self.park(parent, block);
+                if let Some(from) = from {
+                    self.ask_blocks(from);
+                }
+                false
+            }
+            Err(e) => {
+                if let Some(from) = from.filter(|_| is_bad_block(&e)) {
+                    tracing::debug!(peer = %from, error = %e, "invalid block refused");
+                    self.penalise(from);
+                }
+                false
+            }
+        }
+    }
+
+    fn park(&mut self, parent: BlockHash, block: Block) {
+        self.orphans.entry(parent).or_default().push(block);
+        self.orphan_order.push_back(parent);
+        while self.orphan_order.len() > self.cfg.max_orphans {
+            if let Some(old) = self.orphan_order.pop_front() {
+                if let Some(list) = self.orphans.get_mut(&old) {
+                    if !list.is_empty() {
+                        list.remove(0);
+                    }
+                    if list.is_empty() {
+                        self.orphans.remove(&old);
+                    }
+                }
+                self.stats.orphans_dropped += 1;
+            }
+        }
+    }
+
+    fn after_insert(&mut self, block: &Block) {
+        if let Ok(ids) = block.tx_ids() {
+            for id in ids {
+                self.mempool.remove(&id);
+            }
+        }
+        self.refresh_stats();
+    }
+
+    fn refresh_stats(&mut self) {
+        let tip = self.chain.state().tip();
+        self.stats.height = self.chain.state().height();
+        self.stats.tip = Some(tip.hash);
+        self.stats.work = tip.work;
+        self.stats.mempool = self.mempool.len();
+    }
+
+    fn locator(&self) -> Vec<BlockHash> {
+        let state = self.chain.state();
+        let mut out = Vec::new();
+        let mut h = state.height();
+        let mut step = 1;
+        loop {
+            if let Some(s) = state.summary(h) {
+                out.push(s.hash);
+            }
+            if h == 0 || out.len() + 1 >= MAX_LOCATOR {
+                break;
+            }
+            if out.len() >= 10 {
+                step *= 2;
+            }
+            h = h.saturating_sub(step);
+        }
+        if let Some(g) = state.summary(0) {
+            if out.last() != Some(&g.hash) {
+                out.push(g.hash);
+            }
+        }
+        out
+    }
+
+    fn ask_blocks(&mut self, from: NodeId) {
+        let locator = self.locator();
+        self.outbox
+            .push_back((from, ChainMessage::GetBlocks { locator }));
+    }
+
+    fn serve_blocks(&mut self, to: NodeId, locator: &[BlockHash]) {
+        let state = self.chain.state();
+        // The newest locator entry on our best chain is the fork point.
+        let store = self.chain.store();
+        let start = locator
+            .iter()
+            .find_map(|h| {
+                let height = store.block(h).ok().flatten()?.header.height;
+                state
+                    .summary(height)
+                    .is_some_and(|s| s.hash == *h)
+                    .then_some(height)
+            })
+            .unwrap_or(0);
+        let mut list = Vec::new();
+        let mut h = start + 1;
+        while h <= state.height() && list.len() < MAX_BLOCKS_PER_REPLY {
+            let Some(s) = state.summary(h) else { break };
+            match self.chain.store().block(&s.hash).and_then(|b| {
+                b.ok_or(LedgerError::Store("best-chain block missing".into()))?
+                    .encode()
+            }) {
+                Ok(bytes) => list.push(bytes),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot serve a stored block");
+                    break;
+                }
+            }
+            h += 1;
+        }
+        if !list.is_empty() {
+            self.outbox.push_back((to, ChainMessage::Blocks(list)));
+        }
+    }
+
+    fn relay(&mut self, msg: ChainMessage, except: Option<NodeId>, peers: &[NodeId]) {
+        for p in peers.iter().filter(|p| Some(**p) != except) {
+            self.outbox.push_back((*p, msg.clone()));
+        }
+    }
+
+    fn relay_sampled(
+        &mut self,
+        msg: ChainMessage,
+        except: Option<NodeId>,
+        peers: &[NodeId],
+        rng: &mut impl RngCore,
+    ) {
+        let mut pool: Vec<NodeId> = peers
+            .iter()
+            .copied()
+            .filter(|p| Some(*p) != except)
+            .collect();
+        // Partial Fisher-Yates: the first `fanout` entries become a uniform sample.
+        let n = self.cfg.fanout.min(pool.len());
+        for i in 0..n {
+            let j = i + (rng.next_u64() % (pool.len() - i) as u64) as usize;
+            pool.swap(i, j);
+        }
+        pool.truncate(n);
+        self.relay(msg, None, &pool);
+    }
+
+    fn ensure_plan(&mut self) {
+        let tip = self.chain.state().tip().hash;
+        if self.plan.as_ref().is_some_and(|p| p.tip == tip) {
+            return;
+        }
+        let Some((_, plots)) = &self.farmer else {
+            return;
+        };
+        let params = &self.cfg.params;
+        let state = self.chain.state();
+        let challenge = state.next_challenge(params);
+        let answer = match plots.best(&Challenge::from_bytes(challenge)) {
+            Ok(Some((index, q))) => Some((index, q.to_bytes())),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "plots could not answer the challenge");
+                None
+            }
+        };
+        let at = answer.map_or(u64::MAX, |(_, q)| {
+            state.tip().timestamp.saturating_add(consensus::deadline(
+                &q,
+                state.next_difficulty(params),
+                params.target_block_secs,
+            ))
+        });
+        self.plan = Some(Plan { tip, answer, at });
+    }
+
+    fn farm(&mut self, now: u64, peers: &[NodeId]) {
+        if self.farmer.is_none() {
+            return;
+        }
+        self.ensure_plan();
+        let Some(plan) = self.plan.clone() else {
+            return;
+        };
+        let Some((index, quality)) = plan.answer else {
+            return;
+        };
+        if now < plan.at {
+            return;
+        }
+        // One attempt per tip: whatever happens, do not retry this tip.
+        self.plan = Some(Plan {
+            answer: None,
+            at: u64::MAX,
+            ..plan
+        });
+        match self.propose(now, index, quality) {
+            Ok(block) => {
+                let bytes = match block.encode() {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot encode own block");
+                        return;
+                    }
+                };
+                if let Ok(h) = block.hash() {
+                    self.seen.insert(*h.as_bytes(), self.cfg.max_seen);
+                }
+                if self.offer(now, None, block) {
+                    self.stats.blocks_farmed += 1;
+                    tracing::info!(height = self.stats.height, "farmed a block");
+                    self.relay(ChainMessage::Block(bytes), None, peers);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not propose a block"),
+        }
+    }
+
+    fn propose(&mut self, now: u64, index: u64, quality: [u8; 32]) -> Result<Block, LedgerError> {
+        let Some((keypair, plots)) = &self.farmer else {
+            return Err(LedgerError::BadProof);
+        };
+        let challenge = self.chain.state().next_challenge(&self.cfg.params);
+        let plot = plots.plot(index).ok_or(LedgerError::BadProof)?;
+        let c = Challenge::from_bytes(challenge);
+        let proof = plot
+            .prove(&c)
+            .map_err(|e| LedgerError::Store(format!("proving: {e}")))?
+            .into_iter()
+            .find(|p| {
+                subspace_pos::verify(plot.plot_id(), plot.k(), &c, p)
+                    .is_ok_and(|q| q.to_bytes() == quality)
+            })
+            .ok_or(LedgerError::BadProof)?;
+        let answer = ProofAnswer {
+            plot_index: index,
+            k: plot.k(),
+            proof: proof.to_bytes(),
+            quality,
+        };
+        let inputs = ProposalInputs {
+            candidates: self.mempool.values().cloned().collect(),
+            ..Default::default()
+        };
+        let ts = now.max(self.chain.state().tip().timestamp);
+        let keypair = keypair.clone();
+        self.chain.propose(&keypair, answer, ts, &inputs)
+    }
+}

@@ -1,0 +1,210 @@
+//! The ledger on the network: farmers over a seeded in-process network build one chain,
+//! forged blocks are refused, and a farmer cut off from the others reorganises to the heavier
+//! chain when it comes back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{Sim, UNIX_START, config};
+use subspace_crypto::{Keypair, NodeId};
+use subspace_ledger::{
+    Block, Chain, ChainStore, ConsensusParams, GenesisBuilder, MemoryChainStore, SubspacePos,
+};
+use subspace_node::{ChainConfig, ChainMessage, ChainService, DynChainStore, Message, Transport};
+use subspace_pos::PlotSet;
+
+fn params() -> ConsensusParams {
+    ConsensusParams {
+        target_block_secs: 10,
+        initial_difficulty: 8,
+        retarget_window: 8,
+        ..ConsensusParams::default()
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("subspace-chain-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Gives every host a chain from one genesis; the first `farmers` hosts farm two k = 16 plots.
+fn attach_chains(sim: &mut Sim, farmers: usize, dir: &std::path::Path) -> Block {
+    let mut g = GenesisBuilder::new(UNIX_START, [7; 32]);
+    for kp in sim.keys.values() {
+        g = g.allocate(&kp.public(), 1_000_000);
+    }
+    let genesis = g.build(&params(), &Keypair::from_seed(&[9; 32])).unwrap();
+    let keys = sim.keys.clone();
+    for (i, (id, (host, _))) in sim.hosts.iter_mut().enumerate() {
+        let store = DynChainStore(Box::new(MemoryChainStore::new()));
+        let chain = Chain::new(&genesis, params(), store, SubspacePos::default()).unwrap();
+        let cfg = ChainConfig {
+            params: params(),
+            ..ChainConfig::default()
+        };
+        let mut svc = ChainService::new(cfg, chain);
+        if i < farmers {
+            let kp = keys[id].clone();
+            let plots = PlotSet::create(
+                dir.join(format!("{i}")),
+                &kp.public(),
+                16,
+                2 << 20,
+                1,
+                |_, _| {},
+            )
+            .unwrap();
+            svc = svc.with_farmer(kp, plots);
+        }
+        host.set_chain(svc);
+    }
+    genesis
+}
+
+fn tips(sim: &Sim) -> Vec<(NodeId, u64, subspace_crypto::BlockHash)> {
+    sim.hosts
+        .iter()
+        .map(|(id, (h, _))| {
+            let s = h.chain().unwrap().stats();
+            (*id, s.height, s.tip.unwrap())
+        })
+        .collect()
+}
+
+fn assert_one_tip(sim: &Sim, what: &str) -> u64 {
+    let t = tips(sim);
+    assert!(
+        t.iter().all(|(_, _, h)| *h == t[0].2),
+        "seed {}: {what}: tips differ: {t:?}",
+        sim.seed
+    );
+    t[0].1
+}
+
+#[test]
+fn farmers_build_one_chain_over_the_network() {
+    let dir = scratch("one");
+    let mut sim = Sim::new(51, 5, config(1));
+    attach_chains(&mut sim, 4, &dir);
+    sim.run_for(Duration::from_secs(400));
+    // Let the last block reach everyone.
+    sim.run_for(Duration::from_secs(3));
+    let height = assert_one_tip(&sim, "after 400 s");
+    assert!(
+        height >= 10,
+        "seed 51: only {height} blocks in 400 s at a 10 s target"
+    );
+    let (_, (host, _)) = sim.hosts.iter().next().unwrap();
+    let chain = host.chain().unwrap();
+    let farmers = chain.recent_farmers(height);
+    assert_eq!(farmers.values().sum::<u64>(), height);
+    assert!(
+        farmers.len() >= 2,
+        "seed 51: one farmer made every block: {farmers:?}"
+    );
+    // Rewards reached the farmers: each farmer's balance is its allocation plus its blocks.
+    let reward = params().block_reward;
+    for (pk, blocks) in &farmers {
+        assert!(chain.balance(pk) >= 1_000_000 + blocks * reward);
+    }
+    // The non-farming host holds the chain too, block for block.
+    let store = chain.chain().store();
+    let tip = chain.stats().tip.unwrap();
+    assert_eq!(store.block(&tip).unwrap().unwrap().header.height, height);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_forged_block_is_refused_and_the_peer_count_stays_sane() {
+    let dir = scratch("forged");
+    let mut sim = Sim::new(52, 5, config(1));
+    attach_chains(&mut sim, 3, &dir);
+    sim.run_for(Duration::from_secs(120));
+    let height = assert_one_tip(&sim, "before the forgery");
+    assert!(height >= 2, "seed 52: no blocks to forge from");
+    let ids = sim.ids();
+    let (victim, liar) = (ids[4], ids[3]);
+    let members_before = sim.hosts[&victim].0.gossip().live_members().len();
+    let tip_block = {
+        let c = sim.hosts[&victim].0.chain().unwrap();
+        c.chain()
+            .store()
+            .block(&c.stats().tip.unwrap())
+            .unwrap()
+            .unwrap()
+    };
+    let farmer = sim
+        .keys
+        .values()
+        .find(|k| k.public() == tip_block.header.farmer)
+        .unwrap()
+        .clone();
+    // Twelve siblings of the tip, each with one proof bit flipped and a valid signature.
+    for i in 0..12 {
+        let mut b = tip_block.clone();
+        b.header.proof[i] ^= 1;
+        b.header.sign(&farmer).unwrap();
+        let bytes = Message::Chain(ChainMessage::Block(b.encode().unwrap()))
+            .encode()
+            .unwrap();
+        sim.hosts[&liar].1.send(victim, bytes).unwrap();
+        sim.run_for(Duration::from_millis(200));
+    }
+    let stats = sim.hosts[&victim].0.chain().unwrap().stats();
+    assert!(stats.invalid_blocks >= 8, "seed 52: {stats:?}");
+    assert_eq!(
+        stats.ignored_peers, 1,
+        "seed 52: the liar is ignored: {stats:?}"
+    );
+    assert!(
+        stats.height >= height,
+        "seed 52: the forged sibling did not replace the tip"
+    );
+    // The victim keeps its peers and keeps following the honest chain.
+    assert_eq!(
+        sim.hosts[&victim].0.gossip().live_members().len(),
+        members_before
+    );
+    sim.run_for(Duration::from_secs(120));
+    let after = assert_one_tip(&sim, "after the forgery");
+    assert!(
+        after > height,
+        "seed 52: the chain stopped after the forgery"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_offline_farmer_reorganises_to_the_heavier_chain() {
+    let dir = scratch("offline");
+    let mut sim = Sim::new(53, 5, config(1));
+    attach_chains(&mut sim, 5, &dir);
+    sim.run_for(Duration::from_secs(60));
+    assert_one_tip(&sim, "before the partition");
+    let ids = sim.ids();
+    let loner = ids[0];
+    let rest: Vec<NodeId> = ids[1..].to_vec();
+    sim.net.partition(&[&[loner], &rest]);
+    sim.run_for(Duration::from_secs(300));
+    let t = tips(&sim);
+    let loner_tip = t[0].2;
+    assert_ne!(
+        loner_tip, t[1].2,
+        "seed 53: the loner did not farm its own branch"
+    );
+    assert!(
+        sim.hosts[&loner].0.chain().unwrap().stats().blocks_farmed > 0,
+        "seed 53: the loner farmed nothing while cut off"
+    );
+    sim.net.heal();
+    sim.run_for(Duration::from_secs(120));
+    assert_one_tip(&sim, "after the partition healed");
+    let s = sim.hosts[&loner].0.chain().unwrap().stats();
+    assert!(s.reorgs >= 1, "seed 53: {s:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
