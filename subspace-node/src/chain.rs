@@ -375,10 +375,8 @@ impl ChainService {
         let mut t = self.next_tip_announce;
         if self.farmer.is_some() {
             self.ensure_plan();
-            if let Some(p) = &self.plan {
-                if p.answer.is_some() {
-                    t = t.min(p.at);
-                }
+            if let Some(p) = self.plan.as_ref().filter(|p| p.answer.is_some()) {
+                t = t.min(p.at);
             }
         }
         t
@@ -397,9 +395,7 @@ impl ChainService {
             tracing::warn!(peer = %from, "ignoring a peer's chain messages after repeated invalid blocks");
         }
         if self.bad.len() > 4096 {
-            if let Some(k) = self.bad.keys().next().copied() {
-                self.bad.remove(&k);
-            }
+            self.bad.pop_first();
         }
         self.stats.ignored_peers = self
             .bad
@@ -430,12 +426,13 @@ impl ChainService {
                 }
                 self.after_insert(&block);
                 // Children that were waiting for this block.
-                if let Ok(hash) = block.hash() {
-                    if let Some(children) = self.orphans.remove(&hash) {
-                        for c in children {
-                            self.offer(now, from, c);
-                        }
-                    }
+                let children = block
+                    .hash()
+                    .ok()
+                    .and_then(|h| self.orphans.remove(&h))
+                    .unwrap_or_default();
+                for c in children {
+                    self.offer(now, from, c);
                 }
                 true
             }
@@ -508,10 +505,8 @@ impl ChainService {
             }
             h = h.saturating_sub(step);
         }
-        if let Some(g) = state.summary(0) {
-            if out.last() != Some(&g.hash) {
-                out.push(g.hash);
-            }
+        if let Some(g) = state.summary(0).filter(|g| out.last() != Some(&g.hash)) {
+            out.push(g.hash);
         }
         out
     }

@@ -124,3 +124,61 @@ impl ChainStore for DynChainStore {
         self.0.best()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use subspace_crypto::Keypair;
+    use subspace_ledger::{ConsensusParams, GenesisBuilder};
+
+    fn block(seed: u8) -> Block {
+        GenesisBuilder::new(1_700_000_000 + u64::from(seed), [seed; 32])
+            .allocate(&Keypair::from_seed(&[seed; 32]).public(), 7)
+            .build(&ConsensusParams::default(), &Keypair::from_seed(&[1; 32]))
+            .unwrap()
+    }
+
+    #[test]
+    fn blocks_and_the_best_tip_survive_a_reopen() {
+        let dir = std::env::temp_dir().join(format!("subspace-chain-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(CHAIN_FILE);
+        let (a, b) = (block(1), block(2));
+        let (ha, hb) = (a.hash().unwrap(), b.hash().unwrap());
+        {
+            let mut s = RedbChainStore::open(&path).unwrap();
+            assert!(s.is_empty().unwrap());
+            assert_eq!(s.best().unwrap(), None);
+            s.put_block(ha, &a).unwrap();
+            s.put_block(hb, &b).unwrap();
+            s.set_best(hb).unwrap();
+        }
+        let s = RedbChainStore::open(&path).unwrap();
+        assert_eq!(s.len().unwrap(), 2);
+        assert_eq!(s.best().unwrap(), Some(hb));
+        assert_eq!(s.block(&ha).unwrap(), Some(a));
+        assert_eq!(s.block(&hb).unwrap(), Some(b));
+        assert_eq!(s.block(&BlockHash::from_bytes([9; 32])).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_stored_block_that_no_longer_decodes_is_a_store_error() {
+        let dir = std::env::temp_dir().join(format!("subspace-chain-bad-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = RedbChainStore::open(dir.join(CHAIN_FILE)).unwrap();
+        let txn = s.db.begin_write().unwrap();
+        txn.open_table(BLOCKS)
+            .unwrap()
+            .insert(&[3u8; 32], &b"junk"[..])
+            .unwrap();
+        txn.commit().unwrap();
+        assert!(matches!(
+            s.block(&BlockHash::from_bytes([3; 32])),
+            Err(LedgerError::Store(_))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

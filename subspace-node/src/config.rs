@@ -51,6 +51,9 @@ pub const DEFAULT_CONFIG: &str = r#"# Subspace node configuration.
 # plot_k = 16
 # Threads used for plotting.
 # plot_threads = 2
+# Farm blocks with the plots (needs the network's genesis.bin in the data directory and a
+# pledge). `run --farm` sets it too.
+# farm = false
 
 # Data contracts this node accepts records under, until the ledger on the network holds them.
 # Every node of a network must list the same contracts. One block per contract:
@@ -121,6 +124,8 @@ pub struct FarmingConfig {
     pub plot_k: u8,
     /// Plotting threads.
     pub plot_threads: usize,
+    /// Whether the node farms blocks with its plots (`run --farm` sets it too).
+    pub farm: bool,
 }
 
 impl Default for FarmingConfig {
@@ -128,6 +133,7 @@ impl Default for FarmingConfig {
         FarmingConfig {
             plot_k: 16,
             plot_threads: 2,
+            farm: false,
         }
     }
 }
@@ -264,6 +270,16 @@ impl DataDir {
     /// `plots/`, the pledge's plot files.
     pub fn plots_dir(&self) -> PathBuf {
         self.root.join("plots")
+    }
+
+    /// `genesis.bin`, the network's genesis ([`crate::NetworkGenesis`]).
+    pub fn genesis_path(&self) -> PathBuf {
+        self.root.join(crate::genesis::GENESIS_FILE)
+    }
+
+    /// `chain.redb`, the blocks this node holds.
+    pub fn chain_path(&self) -> PathBuf {
+        self.root.join(crate::chain_store::CHAIN_FILE)
     }
 
     /// `control.json`, present while a node runs.

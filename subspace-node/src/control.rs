@@ -346,9 +346,21 @@ async fn status(ctx: &ControlContext) -> Response {
         "replicas_stored": st.stats.replicas_stored,
         "heals_done": st.stats.heals_done,
         "faults_reported": st.stats.faults_reported,
-        // The ledger on the network is not wired in yet: no chain height or balance to report.
-        "chain_height": serde_json::Value::Null,
-        "balance": serde_json::Value::Null,
+        "chain_height": st.chain.as_ref().map(|c| c.stats.height),
+        "balance": st.chain.as_ref().map(|c| c.balance),
+        "chain": st.chain.as_ref().map(|c| serde_json::json!({
+            "height": c.stats.height,
+            "tip": c.stats.tip.map(|h| h.to_string()),
+            "work": c.stats.work.to_string(),
+            "blocks_farmed": c.stats.blocks_farmed,
+            "blocks_received": c.stats.blocks_received,
+            "invalid_blocks": c.stats.invalid_blocks,
+            "reorgs": c.stats.reorgs,
+            "mempool": c.stats.mempool,
+            "farming_plots": c.plots,
+            "cos": c.cos.map(|v| v.to_string()),
+            "recent_farmers": c.recent_farmers,
+        })),
     }))
 }
 

@@ -345,6 +345,11 @@ impl<S: RecordStore> Host<S> {
         self.me
     }
 
+    /// This host's public key.
+    pub fn public_key(&self) -> subspace_crypto::PublicKey {
+        self.keypair.public()
+    }
+
     /// The local shard.
     pub fn store(&self) -> &S {
         &self.store

@@ -11,6 +11,7 @@ use subspace_record::{Receipt, Record, RecordBuilder};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::chain::{ChainService, ChainStats};
 use crate::clock::{Clock, SystemClock};
 use crate::host::{Completion, Host, HostConfig, HostStats, OpId};
 use crate::ledger::ContractLedger;
@@ -29,7 +30,27 @@ pub struct NodeStatus {
     pub usage: Usage,
     /// Workflow counters.
     pub stats: HostStats,
+    /// The ledger, if this node runs one.
+    pub chain: Option<ChainStatus>,
 }
+
+/// The ledger part of [`NodeStatus`].
+#[derive(Clone, Debug)]
+pub struct ChainStatus {
+    /// Tip, counters.
+    pub stats: ChainStats,
+    /// This node's spendable credits on the best chain.
+    pub balance: u64,
+    /// Farmers of the last [`RECENT_BLOCKS`] best-chain blocks, with their counts (hex keys).
+    pub recent_farmers: BTreeMap<String, u64>,
+    /// Plots this node farms (0 if it does not farm).
+    pub plots: usize,
+    /// The Cost of Storage at the tip (fixed point, 64 fractional bits), if published.
+    pub cos: Option<u128>,
+}
+
+/// How many recent blocks [`ChainStatus::recent_farmers`] covers.
+pub const RECENT_BLOCKS: u64 = 64;
 
 enum Command {
     Put(Box<Record>, oneshot::Sender<Result<Vec<Receipt>>>),
@@ -49,6 +70,7 @@ pub struct NodeBuilder<S, T> {
     seeds: Vec<NodeId>,
     contract: ContractId,
     rng_seed: u64,
+    chain: Option<ChainService>,
 }
 
 /// Namespace for [`Node::builder`].
@@ -68,6 +90,7 @@ impl Node {
             seeds: Vec::new(),
             contract: ContractId::from_bytes([0; 32]),
             rng_seed: 0,
+            chain: None,
         }
     }
 }
@@ -121,6 +144,12 @@ impl<S: RecordStore, T: Transport> NodeBuilder<S, T> {
         self
     }
 
+    /// Runs the ledger on the network (and farms, if the service has plots).
+    pub fn chain(mut self, chain: ChainService) -> Self {
+        self.chain = Some(chain);
+        self
+    }
+
     /// Seed of every random choice the node makes (peer sampling, DHT, gossip).
     pub fn rng_seed(mut self, seed: u64) -> Self {
         self.rng_seed = seed;
@@ -143,6 +172,9 @@ impl<S: RecordStore, T: Transport> NodeBuilder<S, T> {
             self.config,
             self.rng_seed,
         );
+        if let Some(chain) = self.chain {
+            host.set_chain(chain);
+        }
         host.join(self.contract, &self.seeds)?;
         let (tx, rx) = mpsc::channel(1024);
         let task = tokio::spawn(run(host, transport, self.clock, rx));
@@ -208,6 +240,17 @@ async fn run<S: RecordStore, T: Transport>(
                         live_members: host.gossip().live_members().len(),
                         usage: host.store().usage(),
                         stats: host.stats(),
+                        chain: host.chain().map(|c| ChainStatus {
+                            stats: c.stats(),
+                            balance: c.balance(&host.public_key()),
+                            recent_farmers: c
+                                .recent_farmers(RECENT_BLOCKS)
+                                .into_iter()
+                                .map(|(k, n)| (k.to_string(), n))
+                                .collect(),
+                            plots: c.plots().map_or(0, |p| p.len()),
+                            cos: c.chain().state().tip().cos.map(|c| c.0),
+                        }),
                     });
                 }
                 Some(Command::Leave(tx)) => {

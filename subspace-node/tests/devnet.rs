@@ -1,5 +1,6 @@
 //! `subspace-node devnet` end to end, as the built binary: N child nodes, a sample file stored
-//! and fetched byte-identical, and no process left behind (after the sample, or on Ctrl-C).
+//! and fetched byte-identical, blocks farmed by more than one node, and no process left behind
+//! (after the blocks, or on Ctrl-C).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -26,13 +27,23 @@ fn no_node_running(root: &Path, n: usize) {
 }
 
 #[test]
-fn devnet_stores_and_fetches_the_sample_and_exits_cleanly() {
-    let root = tmp("sample");
+fn devnet_stores_the_sample_farms_blocks_and_exits_cleanly() {
+    let root = tmp("blocks");
+    // Eight blocks rather than five: with four equal farmers the chance that one node farms
+    // every block is 4 * 4^-8 (1.5e-5) instead of 4 * 4^-5 (0.4 %), so the test does not flake.
     let out = Command::new(BIN)
         .arg("--data-dir")
         .arg(&root)
-        .args(["devnet", "--nodes", "4", "--pledge", "4MiB"])
-        .args(["--exit-after-sample", "--json"])
+        .args([
+            "devnet",
+            "--nodes",
+            "4",
+            "--pledge",
+            "4MiB",
+            "--block-secs",
+            "2",
+        ])
+        .args(["--exit-after-blocks", "8", "--json"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -53,6 +64,29 @@ fn devnet_stores_and_fetches_the_sample_and_exits_cleanly() {
         .filter(|n| n["stored_records"].as_u64().unwrap() > 0)
         .count();
     assert_eq!(hosting, 3);
+    // Every node is on the same chain of at least 8 blocks, farmed by more than one node.
+    let height = v["chain"]["height"].as_u64().unwrap();
+    assert!(height >= 8, "{v}");
+    assert!(
+        nodes.iter().all(|n| n["chain_height"].as_u64() >= Some(8)),
+        "{v}"
+    );
+    assert!(v["chain"]["farmers"].as_u64().unwrap() >= 2, "{v}");
+    let farmed: u64 = v["chain"]["farmed_by"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(farmed, height.min(64), "{v}");
+    // Farmers were paid: a node with blocks on the chain holds more than its genesis credits.
+    for name in v["chain"]["farmed_by"].as_object().unwrap().keys() {
+        let i: usize = name.trim_start_matches("node").parse().unwrap();
+        assert!(
+            nodes[i]["balance"].as_u64() > Some(1_000_000_000_000),
+            "{v}"
+        );
+    }
     no_node_running(&root, 4);
     std::fs::remove_dir_all(&root).unwrap();
 }

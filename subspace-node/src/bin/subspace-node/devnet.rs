@@ -1,13 +1,13 @@
-//! `subspace-node devnet`: N `run` child processes on 127.0.0.1 sharing one data contract, a
-//! sample file stored and fetched end to end, and a live summary until Ctrl-C.
-//!
-//! Farming and the ledger on the network are not built yet, so there are no blocks to show;
-//! the summary says so rather than inventing a height.
+//! `subspace-node devnet`: N `run --farm` child processes on 127.0.0.1 sharing one genesis
+//! (pre-farmed credits for every node) and one data contract, a sample file stored and fetched
+//! end to end, blocks farmed by the nodes, and a live summary until Ctrl-C (or until
+//! `--exit-after-blocks N` blocks are on every node's best chain).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use subspace_node::NetworkGenesis;
 use subspace_node::config::DataDir;
 use subspace_node::control::{self, Request};
 
@@ -28,6 +28,45 @@ pub struct DevnetArgs {
     /// Exit (stopping every node) once the sample file is back, instead of running until Ctrl-C.
     #[arg(long)]
     pub exit_after_sample: bool,
+    /// Exit (stopping every node) once every node's best chain is N blocks high and they agree.
+    #[arg(long, value_name = "N")]
+    pub exit_after_blocks: Option<u64>,
+    /// Target seconds between blocks of the devnet's chain.
+    #[arg(long, default_value_t = 3)]
+    pub block_secs: u64,
+}
+
+/// Credits each devnet node starts with (the genesis "pre-farmed" reserve).
+const DEVNET_CREDITS: u64 = 1_000_000_000_000;
+
+/// Writes one genesis for all `dirs`: every node's key funded, parameters for a quick chain.
+fn write_genesis(dirs: &[DataDir], block_secs: u64, plots_per_node: u64) -> Result<(), CliError> {
+    let cfg_err =
+        |e: &dyn std::fmt::Display| CliError::new(Exit::Internal, format!("devnet genesis: {e}"));
+    let params = subspace_ledger::ConsensusParams {
+        target_block_secs: block_secs.max(1),
+        // The expected number of competing proofs per challenge: about one per plot.
+        initial_difficulty: (plots_per_node * dirs.len() as u64).max(1),
+        retarget_window: 16,
+        ..subspace_ledger::ConsensusParams::default()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut seed = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+    let mut builder = subspace_ledger::GenesisBuilder::new(now, seed);
+    for d in dirs {
+        builder = builder.allocate(&d.node_keypair()?.public(), DEVNET_CREDITS);
+    }
+    let signer = subspace_crypto::Keypair::from_seed(&seed);
+    let block = builder.build(&params, &signer).map_err(|e| cfg_err(&e))?;
+    let bytes = NetworkGenesis::new(&params, &block)?.encode()?;
+    for d in dirs {
+        std::fs::write(d.genesis_path(), &bytes)
+            .map_err(|e| CliError::new(Exit::File, format!("devnet genesis: {e}")))?;
+    }
+    Ok(())
 }
 
 /// The children, stopped (then killed) on drop so none outlives the command.
@@ -99,6 +138,11 @@ pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), Cli
         std::fs::write(d.config_path(), &config)
             .map_err(|e| CliError::new(Exit::File, format!("devnet config: {e}")))?;
     }
+    let plots_per_node = subspace_node::config::parse_size(&args.pledge)
+        .ok()
+        .and_then(|b| subspace_pos::plot_count(b, 16).ok())
+        .unwrap_or(1);
+    write_genesis(&dirs, args.block_secs, plots_per_node)?;
 
     let mut children = Children { procs: Vec::new() };
     let mut boot = None::<String>;
@@ -106,7 +150,14 @@ pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), Cli
         let mut cmd = Command::new(&exe);
         cmd.arg("--data-dir")
             .arg(d.root())
-            .args(["run", "--listen", "127.0.0.1:0", "--pledge", &args.pledge])
+            .args([
+                "run",
+                "--farm",
+                "--listen",
+                "127.0.0.1:0",
+                "--pledge",
+                &args.pledge,
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -181,14 +232,61 @@ pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), Cli
     .await?;
     let identical = std::fs::read(&fetched).is_ok_and(|f| f == data);
 
-    let summary = summarize(&dirs, &key, args.sample_bytes, identical).await;
-    print_summary(&summary, json);
     if !identical {
+        print_summary(
+            &summarize(&dirs, &key, args.sample_bytes, identical).await,
+            json,
+        );
         return Err(CliError::new(
             Exit::Internal,
             "devnet: the fetched sample differs from the stored one",
         ));
     }
+    if let Some(blocks) = args.exit_after_blocks {
+        // Generous: plotting is over, so blocks come about every `block_secs`.
+        let limit = Duration::from_secs(120 + blocks.saturating_mul(args.block_secs) * 10);
+        let deadline = Instant::now() + limit;
+        let mut last_print = Instant::now();
+        loop {
+            let mut tips = Vec::new();
+            for d in &dirs {
+                let s = status(d).await;
+                tips.push(s.map(|s| (s["chain"]["height"].as_u64(), s["chain"]["tip"].clone())));
+            }
+            let agreed = tips.iter().all(|t| {
+                t.as_ref().is_some_and(|(h, tip)| {
+                    h.is_some_and(|h| h >= blocks)
+                        && tips[0].as_ref().is_some_and(|(_, t0)| t0 == tip)
+                })
+            });
+            if agreed {
+                break;
+            }
+            if Instant::now() > deadline {
+                print_summary(
+                    &summarize(&dirs, &key, args.sample_bytes, identical).await,
+                    json,
+                );
+                return Err(timed_out(&format!("{blocks} blocks on every node")));
+            }
+            if !json && last_print.elapsed() > Duration::from_secs(5) {
+                print_summary(
+                    &summarize(&dirs, &key, args.sample_bytes, identical).await,
+                    false,
+                );
+                last_print = Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        print_summary(
+            &summarize(&dirs, &key, args.sample_bytes, identical).await,
+            json,
+        );
+        drop(children);
+        return Ok(());
+    }
+    let summary = summarize(&dirs, &key, args.sample_bytes, identical).await;
+    print_summary(&summary, json);
     if !args.exit_after_sample {
         loop {
             tokio::select! {
@@ -210,8 +308,16 @@ async fn summarize(
     identical: bool,
 ) -> serde_json::Value {
     let mut nodes = Vec::new();
-    for d in dirs {
+    let mut chain = serde_json::Value::Null;
+    let mut names = serde_json::Map::new();
+    for (i, d) in dirs.iter().enumerate() {
         let s = status(d).await.unwrap_or(serde_json::Value::Null);
+        if let Some(pk) = s["public_key"].as_str() {
+            names.insert(pk.to_string(), serde_json::json!(format!("node{i}")));
+        }
+        if chain.is_null() && !s["chain"].is_null() {
+            chain = s["chain"].clone();
+        }
         nodes.push(serde_json::json!({
             "data_dir": PathBuf::from(d.root()),
             "node_id": s["node_id"],
@@ -220,13 +326,32 @@ async fn summarize(
             "stored_records": s["stored_records"],
             "stored_bytes": s["stored_bytes"],
             "plots": s["plots"],
+            "chain_height": s["chain"]["height"],
+            "blocks_farmed": s["chain"]["blocks_farmed"],
+            "balance": s["balance"],
         }));
+    }
+    // Who farmed the recent blocks, by node name, as the first answering node sees its chain.
+    let mut farmed_by = serde_json::Map::new();
+    if let Some(f) = chain["recent_farmers"].as_object() {
+        for (pk, n) in f {
+            let name = names
+                .get(pk)
+                .and_then(|v| v.as_str())
+                .unwrap_or(pk.as_str());
+            farmed_by.insert(name.to_string(), n.clone());
+        }
     }
     serde_json::json!({
         "nodes": nodes,
         "sample": { "key": key, "bytes": sample_bytes, "fetched_identical": identical },
-        // Farming and the ledger on the network are not built yet.
-        "chain_height": serde_json::Value::Null,
+        "chain": {
+            "height": chain["height"],
+            "tip": chain["tip"],
+            "cos": chain["cos"],
+            "farmed_by": farmed_by,
+            "farmers": farmed_by.len(),
+        },
     })
 }
 
@@ -245,16 +370,26 @@ fn print_summary(v: &serde_json::Value, json: bool) {
             "DIFFERENT"
         }
     );
+    let c = &v["chain"];
+    println!(
+        "chain height {}  tip {}  CoS {}  farmed by {}",
+        c["height"],
+        c["tip"].as_str().map_or("?", |s| &s[..s.len().min(12)]),
+        c["cos"].as_str().unwrap_or("none"),
+        c["farmed_by"],
+    );
     for n in v["nodes"].as_array().into_iter().flatten() {
         println!(
-            "  {} {}  members {}  records {}  bytes {}  plots {}",
+            "  {} {}  members {}  records {}  bytes {}  plots {}  height {}  farmed {}",
             n["node_id"].as_str().map_or("?", |s| &s[..s.len().min(12)]),
             n["listen"].as_str().unwrap_or("?"),
             n["live_members"],
             n["stored_records"],
             n["stored_bytes"],
             n["plots"],
+            n["chain_height"],
+            n["blocks_farmed"],
         );
     }
-    println!("  chain: not running yet (farming is not built); Ctrl-C stops every node");
+    println!("  Ctrl-C stops every node");
 }

@@ -170,6 +170,9 @@ pub struct RunArgs {
     /// Space to pledge, e.g. 10GiB (plotted, and offered for hosting).
     #[arg(long, value_name = "SIZE")]
     pub pledge: Option<String>,
+    /// Farm blocks with the plotted pledge (needs the network's genesis.bin in the data dir).
+    #[arg(long)]
+    pub farm: bool,
 }
 
 fn default_data_dir() -> PathBuf {

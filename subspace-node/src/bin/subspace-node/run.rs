@@ -9,10 +9,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::OsRng;
 use rand_core::RngCore;
 use subspace_crypto::{ContractId, Keypair, NodeId};
+use subspace_ledger::{Chain, SubspacePos};
 use subspace_node::config::{DataDir, NodeConfig};
 use subspace_node::control::{self, ControlContext, LocalInfo};
 use subspace_node::{
-    DiskStore, DiskStoreConfig, HostConfig, MemoryLedger, Node, TcpConfig, TcpTransport,
+    ChainConfig, ChainService, DiskStore, DiskStoreConfig, DynChainStore, HostConfig, MemoryLedger,
+    NetworkGenesis, Node, RedbChainStore, TcpConfig, TcpTransport,
 };
 use subspace_pos::{PlotSet, nominal_plot_bytes, plot_count};
 use tokio::sync::Notify;
@@ -28,6 +30,11 @@ pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliErro
     apply(&mut cfg, &args);
     let pledge = cfg.pledge_bytes()?;
     let plots = plot_pledge(dir, &cfg, &keypair, pledge).await?;
+    let plots_info = (
+        plots.as_ref().map_or(0, PlotSet::len),
+        plots.as_ref().map_or(0, PlotSet::pledged_bytes),
+    );
+    let chain = open_chain(dir, cfg.farming.farm, &keypair, plots)?;
 
     let store = DiskStore::open(
         dir.store_dir(),
@@ -66,7 +73,11 @@ pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliErro
         pledged_bytes: pledge,
         ..HostConfig::default()
     };
-    let node = Node::builder()
+    let mut builder = Node::builder();
+    if let Some(chain) = chain {
+        builder = builder.chain(chain);
+    }
+    let node = builder
         .keypair(keypair.clone())
         .store(store)
         .transport(transport)
@@ -85,8 +96,8 @@ pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliErro
         peers,
         info: LocalInfo {
             listen: announced.to_string(),
-            plots: plots.as_ref().map_or(0, PlotSet::len),
-            plotted_bytes: plots.as_ref().map_or(0, PlotSet::pledged_bytes),
+            plots: plots_info.0,
+            plotted_bytes: plots_info.1,
             pledged_bytes: pledge,
         },
         started: Instant::now(),
@@ -132,6 +143,103 @@ fn apply(cfg: &mut NodeConfig, args: &RunArgs) {
     if let Some(p) = &args.pledge {
         cfg.storage.pledge = p.clone();
     }
+    if args.farm {
+        cfg.farming.farm = true;
+    }
+}
+
+/// Opens the ledger from the data directory's `genesis.bin` and `chain.redb` (re-validating the
+/// stored best chain), farming with `plots` if asked. Without a genesis file the node stores
+/// records but runs no ledger; asking it to farm then is an error.
+fn open_chain(
+    dir: &DataDir,
+    farm: bool,
+    keypair: &Keypair,
+    plots: Option<PlotSet>,
+) -> Result<Option<ChainService>, CliError> {
+    let path = dir.genesis_path();
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if farm {
+                return Err(CliError::new(
+                    Exit::Config,
+                    format!(
+                        "farming needs the network's genesis file at {}; copy it from the network's founder (devnet writes one per node)",
+                        path.display()
+                    ),
+                ));
+            }
+            tracing::warn!(path = %path.display(), "no genesis file: running without the ledger");
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(CliError::new(
+                Exit::File,
+                format!("cannot read {}: {e}", path.display()),
+            ));
+        }
+    };
+    let genesis = NetworkGenesis::decode(&bytes).map_err(|e| {
+        CliError::new(
+            Exit::Config,
+            format!(
+                "{}: {e}; replace it with the network's genesis file",
+                path.display()
+            ),
+        )
+    })?;
+    let params = genesis.params();
+    let block = genesis.block()?;
+    let chain_path = dir.chain_path();
+    let store = RedbChainStore::open(&chain_path).map_err(|e| {
+        CliError::new(
+            Exit::File,
+            format!("chain database {}: {e}", chain_path.display()),
+        )
+    })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let chain = Chain::open(
+        &block,
+        params.clone(),
+        DynChainStore(Box::new(store)),
+        SubspacePos::default(),
+        now,
+    )
+    .map_err(|e| {
+        CliError::new(
+            Exit::File,
+            format!(
+                "chain database {}: {e}; move it away to fetch the chain from peers again",
+                chain_path.display()
+            ),
+        )
+    })?;
+    tracing::info!(
+        genesis = %genesis.hash()?,
+        height = chain.state().height(),
+        "ledger opened"
+    );
+    let mut service = ChainService::new(
+        ChainConfig {
+            params,
+            ..ChainConfig::default()
+        },
+        chain,
+    );
+    match (farm, plots) {
+        (true, Some(plots)) => service = service.with_farmer(keypair.clone(), plots),
+        (true, None) => {
+            return Err(CliError::new(
+                Exit::Config,
+                "farming needs plots: give a pledge (--pledge 64MiB)",
+            ));
+        }
+        (false, _) => {}
+    }
+    Ok(Some(service))
 }
 
 async fn wait_for_shutdown(stop: &Notify) {
