@@ -5,65 +5,16 @@
 
 mod process;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_subspace-node");
+use process::{Running, cli, json};
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("subspace-cli-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// Runs the binary to completion; a command that has not exited after two minutes is killed
-/// and fails the test (so a regression shows as a failure, never as a hung CI run).
-fn cli(dir: &Path, args: &[&str]) -> Output {
-    use std::io::Read;
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        so.read_to_end(&mut v).map(|_| v)
-    });
-    let err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        se.read_to_end(&mut v).map(|_| v)
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`subspace-node {}` did not exit", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap().unwrap(),
-        stderr: err.join().unwrap().unwrap(),
-    }
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// Asserts a failure with `code` and a single-line error naming `needle`.
@@ -198,68 +149,6 @@ fn run_with_an_unreachable_bootstrap_fails_with_network_unreachable() {
     assert!(!d.join("control.json").exists());
 }
 
-/// A `run` child process that is killed if the test panics.
-struct Running {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Running {
-    fn start(dir: &Path, extra: &[&str]) -> Running {
-        let child = Command::new(BIN)
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["run", "--listen", "127.0.0.1:0", "--pledge", "8MiB"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let r = Running {
-            child,
-            dir: dir.to_path_buf(),
-        };
-        r.wait_until(|s| s.is_some(), "control channel up");
-        r
-    }
-
-    fn status(&self) -> Option<serde_json::Value> {
-        let out = cli(&self.dir, &["status", "--json"]);
-        out.status.success().then(|| json(&out))
-    }
-
-    fn wait_until(&self, ok: impl Fn(Option<serde_json::Value>) -> bool, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if ok(self.status()) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("timed out waiting for {what} in {}", self.dir.display());
-    }
-
-    fn listen(&self) -> String {
-        self.status().unwrap()["listen"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-
-    /// Sends SIGINT (Ctrl-C) and waits for the exit status.
-    fn interrupt(mut self) -> std::process::ExitStatus {
-        process::interrupt(&mut self.child, Duration::from_secs(20))
-    }
-}
-
 /// Three `run` processes on loopback: a file put through one is read back byte-identical
 /// through another (and to stdout through the third); Ctrl-C leaves cleanly.
 #[test]
@@ -378,4 +267,17 @@ fn three_run_processes_put_through_one_get_through_another() {
     assert!(second.interrupt().success());
     assert!(first.interrupt().success());
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn farming_without_a_usable_genesis_fails_before_plotting() {
+    let d = tmp("genesis");
+    assert!(cli(&d, &["init"]).status.success());
+    let out = cli(&d, &["run", "--listen", "127.0.0.1:0", "--farm", "--pledge", "2MiB"]);
+    assert_fails(&out, 3, "genesis file");
+    assert!(!d.join("plots").exists(), "plotted before checking the genesis");
+    std::fs::write(d.join("genesis.bin"), b"not a genesis").unwrap();
+    let out = cli(&d, &["run", "--listen", "127.0.0.1:0", "--pledge", "2MiB"]);
+    assert_fails(&out, 3, "genesis.bin");
+    assert!(!d.join("control.json").exists());
 }

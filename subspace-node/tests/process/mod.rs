@@ -1,7 +1,13 @@
 //! Child-process helpers shared by the tests that run the built `subspace-node` binary.
 
-use std::process::{Child, Command, ExitStatus};
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_subspace-node");
 
 /// Sends SIGINT (Ctrl-C) to `child` and waits up to `within` for it to exit; a child still
 /// running then is killed and the test fails.
@@ -24,5 +30,115 @@ pub fn interrupt(child: &mut Child, within: Duration) -> ExitStatus {
             panic!("no exit within {within:?} after Ctrl-C");
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs the binary to completion; a command that has not exited after two minutes is killed
+/// and fails the test (so a regression shows as a failure, never as a hung CI run).
+pub fn cli(dir: &Path, args: &[&str]) -> Output {
+    use std::io::Read;
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        so.read_to_end(&mut v).map(|_| v)
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        se.read_to_end(&mut v).map(|_| v)
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`subspace-node {}` did not exit", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap().unwrap(),
+        stderr: err.join().unwrap().unwrap(),
+    }
+}
+
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// A `run` child process that is killed if the test panics.
+pub struct Running {
+    pub child: Child,
+    pub dir: PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    pub fn start(dir: &Path, extra: &[&str]) -> Running {
+        let child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["run", "--listen", "127.0.0.1:0", "--pledge", "8MiB"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let r = Running {
+            child,
+            dir: dir.to_path_buf(),
+        };
+        r.wait_until(|s| s.is_some(), "control channel up");
+        r
+    }
+
+    pub fn status(&self) -> Option<serde_json::Value> {
+        let out = cli(&self.dir, &["status", "--json"]);
+        out.status.success().then(|| json(&out))
+    }
+
+    pub fn wait_until(&self, ok: impl Fn(Option<serde_json::Value>) -> bool, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if ok(self.status()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what} in {}", self.dir.display());
+    }
+
+    pub fn listen(&self) -> String {
+        self.status().unwrap()["listen"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Sends SIGINT (Ctrl-C) and waits for the exit status.
+    pub fn interrupt(mut self) -> std::process::ExitStatus {
+        interrupt(&mut self.child, Duration::from_secs(20))
     }
 }

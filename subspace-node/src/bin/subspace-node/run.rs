@@ -29,12 +29,13 @@ pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliErro
     let mut cfg = dir.config()?;
     apply(&mut cfg, &args);
     let pledge = cfg.pledge_bytes()?;
+    // A bad genesis file fails before any plotting.
+    let genesis = load_genesis(dir, cfg.farming.farm)?;
     let plots = plot_pledge(dir, &cfg, &keypair, pledge).await?;
     let plots_info = (
         plots.as_ref().map_or(0, PlotSet::len),
         plots.as_ref().map_or(0, PlotSet::pledged_bytes),
     );
-    let chain = open_chain(dir, cfg.farming.farm, &keypair, plots)?;
 
     let store = DiskStore::open(
         dir.store_dir(),
@@ -57,6 +58,13 @@ pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliErro
     let announced = cfg.network.announced(transport.local_addr());
     let seeds = dial_bootstrap(&transport, &cfg.network.bootstrap).await?;
     let peers = transport.dialer();
+    let chain = match genesis {
+        Some(g) => Some(open_chain(dir, &g, cfg.farming.farm, &keypair, plots)?),
+        None => {
+            tracing::info!("no genesis file: running without the ledger");
+            None
+        }
+    };
 
     let ledger = MemoryLedger::new();
     let mut default_contract = None;
@@ -148,15 +156,9 @@ fn apply(cfg: &mut NodeConfig, args: &RunArgs) {
     }
 }
 
-/// Opens the ledger from the data directory's `genesis.bin` and `chain.redb` (re-validating the
-/// stored best chain), farming with `plots` if asked. Without a genesis file the node stores
-/// records but runs no ledger; asking it to farm then is an error.
-fn open_chain(
-    dir: &DataDir,
-    farm: bool,
-    keypair: &Keypair,
-    plots: Option<PlotSet>,
-) -> Result<Option<ChainService>, CliError> {
+/// Reads the data directory's `genesis.bin`. Without one the node stores records but runs no
+/// ledger; asking it to farm then is an error.
+fn load_genesis(dir: &DataDir, farm: bool) -> Result<Option<NetworkGenesis>, CliError> {
     let path = dir.genesis_path();
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -170,7 +172,6 @@ fn open_chain(
                     ),
                 ));
             }
-            tracing::warn!(path = %path.display(), "no genesis file: running without the ledger");
             return Ok(None);
         }
         Err(e) => {
@@ -180,7 +181,7 @@ fn open_chain(
             ));
         }
     };
-    let genesis = NetworkGenesis::decode(&bytes).map_err(|e| {
+    NetworkGenesis::decode(&bytes).map(Some).map_err(|e| {
         CliError::new(
             Exit::Config,
             format!(
@@ -188,7 +189,18 @@ fn open_chain(
                 path.display()
             ),
         )
-    })?;
+    })
+}
+
+/// Opens the ledger from `genesis` and the data directory's `chain.redb` (re-validating the
+/// stored best chain), farming with `plots` if asked.
+fn open_chain(
+    dir: &DataDir,
+    genesis: &NetworkGenesis,
+    farm: bool,
+    keypair: &Keypair,
+    plots: Option<PlotSet>,
+) -> Result<ChainService, CliError> {
     let params = genesis.params();
     let block = genesis.block()?;
     let chain_path = dir.chain_path();
@@ -239,7 +251,7 @@ fn open_chain(
         }
         (false, _) => {}
     }
-    Ok(Some(service))
+    Ok(service)
 }
 
 async fn wait_for_shutdown(stop: &Notify) {
