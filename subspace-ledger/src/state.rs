@@ -277,6 +277,11 @@ impl ChainState {
         self.data.get(id)
     }
 
+    /// All client data contracts, in id order.
+    pub fn data_contracts(&self) -> impl Iterator<Item = (&ContractId, &DataContractState)> {
+        self.data.iter()
+    }
+
     /// S(t): byte-seconds left in the current intervals of valid host contracts.
     pub fn space_time(&self, t: u64, params: &ConsensusParams) -> u128 {
         economics::space_time(

@@ -27,14 +27,16 @@ use std::time::Duration;
 
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
-use subspace_crypto::{BlockHash, Keypair, NodeId, PublicKey};
+use subspace_crypto::{BlockHash, ContractId, Keypair, NodeId, PublicKey, Signature};
+use subspace_ledger::tx::{HostStorageContract, PaymentRequest};
 use subspace_ledger::{
     Accepted, Address, Block, Chain, ChainStore, ConsensusParams, LedgerError, ProofAnswer,
     ProposalInputs, SubspacePos, Transaction, TxId, consensus,
 };
-use subspace_pos::{Challenge, PlotSet};
+use subspace_pos::{Challenge, PledgeProof, PlotSet};
 
 use crate::chain_store::DynChainStore;
+use crate::contracts::{ChainContracts, ContractTerms, build_data_contract};
 
 /// Most hashes in one catch-up locator.
 pub const MAX_LOCATOR: usize = 64;
@@ -97,6 +99,9 @@ pub struct ChainConfig {
     pub max_seen: usize,
     /// Invalid blocks tolerated from one peer before its chain messages are ignored.
     pub max_bad_blocks: u32,
+    /// Reward interval of the host storage contract a farmer publishes for its pledge
+    /// (`None`: farm without pledging to host).
+    pub host_interval_secs: Option<u64>,
 }
 
 impl Default for ChainConfig {
@@ -109,6 +114,7 @@ impl Default for ChainConfig {
             max_mempool: 4096,
             max_seen: 16_384,
             max_bad_blocks: 8,
+            host_interval_secs: None,
         }
     }
 }
@@ -136,7 +142,15 @@ pub struct ChainStats {
     pub mempool: usize,
     /// Peers whose chain messages are ignored after too many invalid blocks.
     pub ignored_peers: usize,
+    /// This node's active host storage contract on the best chain.
+    pub host_contract: Option<ContractId>,
+    /// Payment requests this node submitted.
+    pub payment_requests: u64,
 }
+
+/// The uptime source for nexus payments: seconds `host` was up in `[start, end)` (Unix
+/// seconds), as this node's gossip accounting has it.
+pub type UptimeFn<'a> = &'a dyn Fn(&PublicKey, u64, u64) -> u64;
 
 /// The farmer's plan for the current tip.
 #[derive(Clone, Debug)]
@@ -185,6 +199,12 @@ pub struct ChainService {
     plan: Option<Plan>,
     next_tip_announce: u64,
     stats: ChainStats,
+    /// This host's contract transaction not yet on the chain: (id, tx, last broadcast).
+    pending_host: Option<(ContractId, Transaction, u64)>,
+    /// The tip a payment request was last made against.
+    requested_at: Option<BlockHash>,
+    /// Data contracts published to record validation on every new tip.
+    contracts: Option<ChainContracts>,
 }
 
 impl std::fmt::Debug for ChainService {
@@ -218,6 +238,9 @@ impl ChainService {
             plan: None,
             next_tip_announce: 0,
             stats: ChainStats::default(),
+            pending_host: None,
+            requested_at: None,
+            contracts: None,
         };
         s.refresh_stats();
         s
@@ -227,6 +250,131 @@ impl ChainService {
     pub fn with_farmer(mut self, keypair: Keypair, plots: PlotSet) -> ChainService {
         self.farmer = Some((keypair, plots));
         self
+    }
+
+    /// This host's storage contract: the active one on the best chain, or else a new one
+    /// (pledging the plots with a [`PledgeProof`] for a seed from `rng`) that the service
+    /// broadcasts from its next timeout until a block includes it. `None` if the service does
+    /// not farm or [`ChainConfig::host_interval_secs`] is unset. The id is what the host's
+    /// gossip `Join` references.
+    pub fn host_contract(&mut self, now: u64, rng: &mut impl RngCore) -> Option<ContractId> {
+        let interval = self.cfg.host_interval_secs?;
+        let (kp, plots) = self.farmer.as_ref()?;
+        if let Some(id) = self.active_host_contract(now) {
+            return Some(id);
+        }
+        if let Some((id, _, _)) = &self.pending_host {
+            return Some(*id);
+        }
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        let proof = PledgeProof::prove(plots, &seed)
+            .and_then(|p| p.to_bytes())
+            .map_err(|e| tracing::warn!(error = %e, "cannot prove the pledge"))
+            .ok()?;
+        let mut tx = Transaction::HostContract(HostStorageContract {
+            host: kp.public(),
+            pledged_bytes: plots.pledged_bytes(),
+            interval_secs: interval,
+            k: plots.k(),
+            pledge_seed: seed,
+            pledge_proof: proof,
+            payout: Address::of(&kp.public()),
+            signature: Signature([0; 64]),
+        });
+        tx.sign(&[], Some(kp)).ok()?;
+        let id = ContractId::from_bytes(*tx.id().ok()?.0.as_bytes());
+        self.pending_host = Some((id, tx, 0));
+        Some(id)
+    }
+
+    /// The active (not lapsed) host contract of this farmer's key on the best chain.
+    fn active_host_contract(&self, now: u64) -> Option<ContractId> {
+        let (kp, _) = self.farmer.as_ref()?;
+        let grace = self.cfg.params.payment_grace_secs;
+        self.chain
+            .state()
+            .host_contracts()
+            .find(|(_, c)| c.host == kp.public() && !c.lapsed(now, grace))
+            .map(|(id, _)| *id)
+    }
+
+    /// Keeps the host contract moving: re-broadcasts it until included, and asks for payment
+    /// once an interval has ended (a request names the tip, so it is made again on a new tip).
+    fn host_duties(&mut self, now: u64, peers: &[NodeId], rng: &mut impl RngCore) {
+        if let Some(id) = self.active_host_contract(now) {
+            self.pending_host = None;
+            self.stats.host_contract = Some(id);
+            let Some((kp, _)) = &self.farmer else { return };
+            let Some(st) = self.chain.state().host_contract(&id) else {
+                return;
+            };
+            let tip = self.chain.state().tip().hash;
+            if now < st.next_due || self.requested_at == Some(tip) {
+                return;
+            }
+            let mut tx = Transaction::PaymentRequest(PaymentRequest {
+                contract: id,
+                last_block: tip,
+                signature: Signature([0; 64]),
+            });
+            if tx.sign(&[], Some(kp)).is_err() {
+                return;
+            }
+            // Older requests of ours named an older tip: they can no longer be included.
+            self.mempool
+                .retain(|_, t| !matches!(t, Transaction::PaymentRequest(r) if r.contract == id));
+            self.requested_at = Some(tip);
+            self.stats.payment_requests += 1;
+            tracing::info!(contract = %id, "interval ended: payment requested");
+            let _ = self.submit_transaction(tx, peers);
+            return;
+        }
+        self.stats.host_contract = None;
+        if self.pending_host.is_none() && self.host_contract(now, rng).is_none() {
+            return;
+        }
+        let resend = 4 * self.cfg.params.target_block_secs.max(1);
+        let due = match &self.pending_host {
+            Some((_, tx, last)) if now >= last.saturating_add(resend) || *last == 0 => {
+                Some(tx.clone())
+            }
+            _ => None,
+        };
+        if let Some(tx) = due {
+            if let Some(p) = self.pending_host.as_mut() {
+                p.2 = now.max(1);
+            }
+            if let Ok(id) = tx.id() {
+                // A re-broadcast must pass the seen-set of this node and of its peers.
+                self.seen.set.remove(id.0.as_bytes());
+                self.add_to_mempool(id, tx.clone());
+            }
+            if let Ok(bytes) = tx.encode() {
+                self.relay(ChainMessage::Tx(bytes), None, peers);
+            }
+        }
+    }
+
+    /// Keeps `contracts` equal to the best chain's data contracts (for a [`crate::ChainLedger`]).
+    pub fn with_contracts(mut self, contracts: ChainContracts) -> ChainService {
+        contracts.refresh(self.chain.state());
+        self.contracts = Some(contracts);
+        self
+    }
+
+    /// Creates a data contract for `owner` on `terms`, funded from its credits at the tip's
+    /// Cost of Storage, and broadcasts it. The id is final; the contract is usable once a
+    /// block includes it.
+    pub fn create_data_contract(
+        &mut self,
+        owner: &Keypair,
+        terms: &ContractTerms,
+        peers: &[NodeId],
+    ) -> Result<ContractId, LedgerError> {
+        let tx = build_data_contract(self.chain.state(), &self.cfg.params, owner, terms)?;
+        let id = self.submit_transaction(tx, peers)?;
+        Ok(ContractId::from_bytes(*id.0.as_bytes()))
     }
 
     /// The chain (state, store, fork choice).
@@ -355,9 +503,17 @@ impl ChainService {
         }
     }
 
-    /// Input: time passed. Farms (if it is this node's turn) and announces the tip.
-    pub fn handle_timeout(&mut self, now: u64, peers: &[NodeId], rng: &mut impl RngCore) {
-        self.farm(now, peers);
+    /// Input: time passed. Publishes and pays the host contract, farms (if it is this node's
+    /// turn, claiming nexus payments with `uptime`) and announces the tip.
+    pub fn handle_timeout(
+        &mut self,
+        now: u64,
+        peers: &[NodeId],
+        uptime: UptimeFn<'_>,
+        rng: &mut impl RngCore,
+    ) {
+        self.host_duties(now, peers, rng);
+        self.farm(now, peers, uptime);
         if now >= self.next_tip_announce {
             self.next_tip_announce = now + self.cfg.tip_interval.as_secs().max(1);
             let tip = self.chain.state().tip();
@@ -481,6 +637,9 @@ impl ChainService {
     }
 
     fn refresh_stats(&mut self) {
+        if let Some(c) = &self.contracts {
+            c.refresh(self.chain.state());
+        }
         let tip = self.chain.state().tip();
         self.stats.height = self.chain.state().height();
         self.stats.tip = Some(tip.hash);
@@ -609,7 +768,7 @@ impl ChainService {
         self.plan = Some(Plan { tip, answer, at });
     }
 
-    fn farm(&mut self, now: u64, peers: &[NodeId]) {
+    fn farm(&mut self, now: u64, peers: &[NodeId], uptime: UptimeFn<'_>) {
         if self.farmer.is_none() {
             return;
         }
@@ -629,7 +788,7 @@ impl ChainService {
             at: u64::MAX,
             ..plan
         });
-        match self.propose(now, index, quality) {
+        match self.propose(now, index, quality, uptime) {
             Ok(block) => {
                 let bytes = match block.encode() {
                     Ok(b) => b,
@@ -651,7 +810,13 @@ impl ChainService {
         }
     }
 
-    fn propose(&mut self, now: u64, index: u64, quality: [u8; 32]) -> Result<Block, LedgerError> {
+    fn propose(
+        &mut self,
+        now: u64,
+        index: u64,
+        quality: [u8; 32],
+        uptime: UptimeFn<'_>,
+    ) -> Result<Block, LedgerError> {
         let Some((keypair, plots)) = &self.farmer else {
             return Err(LedgerError::BadProof);
         };
@@ -673,8 +838,19 @@ impl ChainService {
             proof: proof.to_bytes(),
             quality,
         };
+        // Uptime over the current interval of every host asking for payment.
+        let mut up = BTreeMap::new();
+        for t in self.mempool.values() {
+            if let Transaction::PaymentRequest(r) = t {
+                if let Some(c) = self.chain.state().host_contract(&r.contract) {
+                    let start = c.next_due.saturating_sub(c.interval_secs);
+                    up.insert(r.contract, uptime(&c.host, start, c.next_due));
+                }
+            }
+        }
         let inputs = ProposalInputs {
             candidates: self.mempool.values().cloned().collect(),
+            uptime: up,
             ..Default::default()
         };
         let ts = now.max(self.chain.state().tip().timestamp);

@@ -290,6 +290,11 @@ impl<S: RecordStore> Host<S> {
         self
     }
 
+    /// Replaces the contract seam (e.g. with a [`crate::ChainLedger`] once the chain runs).
+    pub fn set_ledger(&mut self, ledger: Arc<dyn ContractLedger>) {
+        self.ledger = ledger;
+    }
+
     /// Attaches (or replaces) the ledger service of a running host.
     pub fn set_chain(&mut self, chain: ChainService) {
         self.chain = Some(chain);
@@ -310,6 +315,25 @@ impl<S: RecordStore> Host<S> {
         let mut peers = self.gossip.live_members();
         peers.retain(|p| *p != self.me);
         peers
+    }
+
+    /// Creates a data contract owned by this host's key (see
+    /// [`ChainService::create_data_contract`]).
+    pub fn create_data_contract(
+        &mut self,
+        terms: &crate::contracts::ContractTerms,
+    ) -> Result<ContractId> {
+        let peers = self.chain_peers();
+        let now = self.clock.now();
+        let kp = self.keypair.clone();
+        let Some(chain) = self.chain.as_mut() else {
+            return Err(NodeError::InvalidRecord("this node runs no ledger".into()));
+        };
+        let id = chain
+            .create_data_contract(&kp, terms, &peers)
+            .map_err(|e| NodeError::InvalidRecord(format!("contract refused: {e}")))?;
+        self.pump(now);
+        Ok(id)
     }
 
     /// Submits a ledger transaction (kept for this node's blocks and broadcast).
@@ -520,8 +544,16 @@ impl<S: RecordStore> Host<S> {
             .is_some_and(|c| c.poll_timeout() <= unix)
         {
             let peers = self.chain_peers();
+            let gossip = &self.gossip;
+            let uptime = |host: &subspace_crypto::PublicKey, start: u64, end: u64| {
+                let interval = subspace_gossip::Interval::new(
+                    start.saturating_mul(1000),
+                    end.saturating_mul(1000),
+                );
+                gossip.uptime(&host.node_id(), interval).as_secs()
+            };
             if let Some(chain) = self.chain.as_mut() {
-                chain.handle_timeout(unix, &peers, &mut self.rng);
+                chain.handle_timeout(unix, &peers, &uptime, &mut self.rng);
             }
         }
         self.expire(now);

@@ -13,11 +13,13 @@ use tokio::task::JoinHandle;
 
 use crate::chain::{ChainService, ChainStats};
 use crate::clock::{Clock, SystemClock};
+use crate::contracts::ContractTerms;
 use crate::host::{Completion, Host, HostConfig, HostStats, OpId};
 use crate::ledger::ContractLedger;
 use crate::store::{RecordStore, Usage};
 use crate::transport::Transport;
 use crate::{NodeError, Result};
+use subspace_ledger::state::DataContractState;
 
 /// What [`NodeHandle::status`] reports.
 #[derive(Clone, Debug)]
@@ -57,6 +59,8 @@ enum Command {
     Get(RecordKey, oneshot::Sender<Result<Record>>),
     Status(oneshot::Sender<NodeStatus>),
     Leave(oneshot::Sender<Result<()>>),
+    CreateContract(ContractTerms, oneshot::Sender<Result<ContractId>>),
+    DataContract(ContractId, oneshot::Sender<Option<DataContractState>>),
 }
 
 /// Builds a [`Node`]: `Node::builder().keypair(..).store(..).transport(..).config(..).spawn()`.
@@ -256,6 +260,15 @@ async fn run<S: RecordStore, T: Transport>(
                 Some(Command::Leave(tx)) => {
                     let _ = tx.send(host.leave());
                 }
+                Some(Command::CreateContract(terms, tx)) => {
+                    let _ = tx.send(host.create_data_contract(&terms));
+                }
+                Some(Command::DataContract(id, tx)) => {
+                    let c = host
+                        .chain()
+                        .and_then(|c| c.chain().state().data_contract(&id).cloned());
+                    let _ = tx.send(c);
+                }
                 None => break,
             },
             _ = tokio::time::sleep(wait) => host.handle_timeout(),
@@ -327,6 +340,27 @@ impl NodeHandle {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(Command::Status(tx))
+            .await
+            .map_err(|_| NodeError::Closed)?;
+        rx.await.map_err(|_| NodeError::Closed)
+    }
+
+    /// Creates a data contract owned by this node's key, funded from its credits; the id is
+    /// final, the contract usable once a block includes it ([`NodeHandle::data_contract`]).
+    pub async fn create_contract(&self, terms: ContractTerms) -> Result<ContractId> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::CreateContract(terms, tx))
+            .await
+            .map_err(|_| NodeError::Closed)?;
+        rx.await.map_err(|_| NodeError::Closed)?
+    }
+
+    /// A data contract on this node's best chain.
+    pub async fn data_contract(&self, id: ContractId) -> Result<Option<DataContractState>> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::DataContract(id, tx))
             .await
             .map_err(|_| NodeError::Closed)?;
         rx.await.map_err(|_| NodeError::Closed)

@@ -7,6 +7,7 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Sim, UNIX_START, config};
@@ -14,14 +15,21 @@ use subspace_crypto::{Keypair, NodeId};
 use subspace_ledger::{
     Block, Chain, ChainStore, ConsensusParams, GenesisBuilder, MemoryChainStore, SubspacePos,
 };
-use subspace_node::{ChainConfig, ChainMessage, ChainService, DynChainStore, Message, Transport};
+use subspace_node::{
+    ChainConfig, ChainContracts, ChainLedger, ChainMessage, ChainService, Completion,
+    ContractTerms, DynChainStore, Message, NodeError, PutStep, Transport,
+};
 use subspace_pos::PlotSet;
+
+/// Genesis credits of every host.
+const ALLOC: u64 = 1_000_000_000_000;
 
 fn params() -> ConsensusParams {
     ConsensusParams {
         target_block_secs: 10,
         initial_difficulty: 8,
         retarget_window: 8,
+        payment_grace_secs: 60,
         ..ConsensusParams::default()
     }
 }
@@ -34,9 +42,20 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Gives every host a chain from one genesis; the first `farmers` hosts farm two k = 16 plots.
 fn attach_chains(sim: &mut Sim, farmers: usize, dir: &std::path::Path) -> Block {
+    attach_chains_with(sim, farmers, dir, None)
+}
+
+/// As [`attach_chains`]; farmers pledge with host contracts of `host_interval` seconds, and
+/// hosts check records against the chain's data contracts.
+fn attach_chains_with(
+    sim: &mut Sim,
+    farmers: usize,
+    dir: &std::path::Path,
+    host_interval: Option<u64>,
+) -> Block {
     let mut g = GenesisBuilder::new(UNIX_START, [7; 32]);
     for kp in sim.keys.values() {
-        g = g.allocate(&kp.public(), 1_000_000);
+        g = g.allocate(&kp.public(), ALLOC);
     }
     let genesis = g.build(&params(), &Keypair::from_seed(&[9; 32])).unwrap();
     let keys = sim.keys.clone();
@@ -45,9 +64,12 @@ fn attach_chains(sim: &mut Sim, farmers: usize, dir: &std::path::Path) -> Block 
         let chain = Chain::new(&genesis, params(), store, SubspacePos::default()).unwrap();
         let cfg = ChainConfig {
             params: params(),
+            host_interval_secs: host_interval,
             ..ChainConfig::default()
         };
-        let mut svc = ChainService::new(cfg, chain);
+        let contracts = ChainContracts::new();
+        let mut svc = ChainService::new(cfg, chain).with_contracts(contracts.clone());
+        host.set_ledger(Arc::new(ChainLedger::new(contracts, sim.ledger.clone())));
         if i < farmers {
             let kp = keys[id].clone();
             let plots = PlotSet::create(
@@ -110,7 +132,7 @@ fn farmers_build_one_chain_over_the_network() {
     // Rewards reached the farmers: each farmer's balance is its allocation plus its blocks.
     let reward = params().block_reward;
     for (pk, blocks) in &farmers {
-        assert!(chain.balance(pk) >= 1_000_000 + blocks * reward);
+        assert!(chain.balance(pk) >= ALLOC + blocks * reward);
     }
     // The non-farming host holds the chain too, block for block.
     let store = chain.chain().store();
@@ -206,5 +228,125 @@ fn an_offline_farmer_reorganises_to_the_heavier_chain() {
     assert_one_tip(&sim, "after the partition healed");
     let s = sim.hosts[&loner].0.chain().unwrap().stats();
     assert!(s.reorgs >= 1, "seed 53: {s:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn hosts_pledge_clients_reserve_and_the_nexus_pays_hosts() {
+    let dir = scratch("contracts");
+    let mut sim = Sim::new(54, 5, config(1));
+    attach_chains_with(&mut sim, 4, &dir, Some(120));
+    sim.run_for(Duration::from_secs(60));
+    // Every farmer's host contract (with its pledge proof) is on the chain: CoS is published.
+    let ids = sim.ids();
+    for id in &ids[..4] {
+        let s = sim.hosts[id].0.chain().unwrap().stats();
+        assert!(
+            s.host_contract.is_some(),
+            "seed 54: no host contract: {s:?}"
+        );
+    }
+    let client = ids[4];
+    let chain = |sim: &Sim| {
+        sim.hosts[&client]
+            .0
+            .chain()
+            .unwrap()
+            .chain()
+            .state()
+            .clone()
+    };
+    assert!(
+        chain(&sim).tip().cos.is_some(),
+        "seed 54: no Cost of Storage"
+    );
+
+    // The client (no plots) reserves 16 KiB x 3 for ten minutes, paid from its genesis
+    // credits (the pledged space-time left in 120 s intervals bounds what can be reserved).
+    let terms = ContractTerms {
+        reserved_bytes: 16 << 10,
+        duration_secs: 600,
+        replication: 3,
+        state_record: subspace_crypto::RecordKey::from_bytes([0x5E; 32]),
+    };
+    let contract = sim
+        .hosts
+        .get_mut(&client)
+        .unwrap()
+        .0
+        .create_data_contract(&terms)
+        .unwrap();
+    // Blocks come every 10 s on average, with a long tail: wait for inclusion everywhere.
+    let on_chain = |sim: &Sim| {
+        sim.hosts.values().all(|(h, _)| {
+            h.chain()
+                .unwrap()
+                .chain()
+                .state()
+                .data_contract(&contract)
+                .is_some()
+        })
+    };
+    for _ in 0..60 {
+        if on_chain(&sim) {
+            break;
+        }
+        sim.run_for(Duration::from_secs(5));
+    }
+    for id in &ids {
+        let st = sim.hosts[id].0.chain().unwrap().chain().state().clone();
+        assert!(
+            st.data_contract(&contract).is_some(),
+            "seed 54: contract not on every chain"
+        );
+        assert!(st.nexus_balance() > 0, "seed 54: the nexus was not funded");
+    }
+
+    // A record under the chain's contract is stored; one above its reserved size is refused.
+    let owner = sim.keys[&client].clone();
+    let mut build = |len: usize| {
+        subspace_record::RecordBuilder::new(contract, owner.public(), common::UNIX_START)
+            .data(vec![7u8; len])
+            .public()
+            .build(&owner, &mut sim.rng)
+            .unwrap()
+    };
+    let (small, big) = (build(10_000), build(100_000));
+    let op = sim.put(client, &small);
+    match sim.wait(client, op, Duration::from_secs(60)) {
+        Completion::Put(Ok(r)) => assert_eq!(r.len(), 3),
+        other => panic!("seed 54: {other:?}"),
+    }
+    let op = sim.put(client, &big);
+    match sim.wait(client, op, Duration::from_secs(60)) {
+        Completion::Put(Err(NodeError::PutFailed {
+            step: PutStep::Contract,
+            ..
+        })) => {}
+        other => panic!("seed 54: {other:?}"),
+    }
+
+    // After the 120 s interval each host asks for payment and a nexus output pays it.
+    sim.run_for(Duration::from_secs(150));
+    let st = chain(&sim);
+    let store_host = &sim.hosts[&client].0;
+    let store = store_host.chain().unwrap().chain().store();
+    let mut paid = Vec::new();
+    for h in 1..=st.height() {
+        let b = store.block(&st.summary(h).unwrap().hash).unwrap().unwrap();
+        for t in &b.transactions {
+            if let subspace_ledger::Transaction::Nexus(n) = t {
+                paid.extend(n.payments.iter().map(|p| (p.contract, p.uptime_secs)));
+            }
+        }
+    }
+    let requested: u64 = ids[..4]
+        .iter()
+        .map(|id| sim.hosts[id].0.chain().unwrap().stats().payment_requests)
+        .sum();
+    assert!(requested >= 4, "seed 54: {requested} payment requests");
+    assert!(paid.len() >= 4, "seed 54: nexus payments {paid:?}");
+    // Hosts were up the whole interval, and gossip says so (within a protocol period).
+    assert!(paid.iter().all(|(_, up)| *up >= 110), "seed 54: {paid:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -273,9 +273,22 @@ fn three_run_processes_put_through_one_get_through_another() {
 fn farming_without_a_usable_genesis_fails_before_plotting() {
     let d = tmp("genesis");
     assert!(cli(&d, &["init"]).status.success());
-    let out = cli(&d, &["run", "--listen", "127.0.0.1:0", "--farm", "--pledge", "2MiB"]);
+    let out = cli(
+        &d,
+        &[
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--farm",
+            "--pledge",
+            "2MiB",
+        ],
+    );
     assert_fails(&out, 3, "genesis file");
-    assert!(!d.join("plots").exists(), "plotted before checking the genesis");
+    assert!(
+        !d.join("plots").exists(),
+        "plotted before checking the genesis"
+    );
     std::fs::write(d.join("genesis.bin"), b"not a genesis").unwrap();
     let out = cli(&d, &["run", "--listen", "127.0.0.1:0", "--pledge", "2MiB"]);
     assert_fails(&out, 3, "genesis.bin");

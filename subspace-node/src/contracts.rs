@@ -1,0 +1,199 @@
+//! Client data contracts on the chain: building the funding transaction
+//! ([`build_data_contract`]) and the [`ChainLedger`] that hosts check records against.
+//!
+//! The ledger keeps each contract's owner, writers, reserved size, replication and expiry;
+//! [`ChainLedger`] holds a snapshot of them that the node's [`crate::ChainService`] refreshes
+//! on every new tip, so a host accepts a record under a contract exactly when its best chain
+//! holds that contract, unexpired, with the record's owner among its writers and room for the
+//! record. Contracts listed in the configuration (`[[contract]]`, for networks without a
+//! ledger) are accepted as before through the fallback [`MemoryLedger`].
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use subspace_crypto::{ContractId, Keypair, PublicKey, RecordKey, Signature};
+use subspace_ledger::economics::reservation_price;
+use subspace_ledger::state::DataContractState;
+use subspace_ledger::tx::{ClientDataContract, Funding, Input};
+use subspace_ledger::{Address, ChainState, ConsensusParams, LedgerError, Transaction, TxOut};
+use subspace_record::{ContractValidator, Receipt, RecordError};
+
+use crate::ledger::{ContractLedger, MemoryLedger};
+
+/// A contract pays this multiple of its reservation price at the tip (see
+/// [`build_data_contract`]).
+pub const PRICE_MARGIN: u128 = 2;
+
+/// What a client asks for when it creates a data contract.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContractTerms {
+    /// Bytes reserved per replica.
+    pub reserved_bytes: u64,
+    /// Duration in seconds.
+    pub duration_secs: u64,
+    /// Replication factor R.
+    pub replication: u8,
+    /// The mutable record that will hold the contract's state (bytes used, key index).
+    pub state_record: RecordKey,
+}
+
+/// A funded, signed `ClientDataContract` transaction for `terms`, paying [`PRICE_MARGIN`] times
+/// the reservation price at the tip's Cost of Storage plus the fee for its size, from
+/// `owner`'s outputs, change back to `owner`. The contract id is the transaction id.
+pub fn build_data_contract(
+    state: &ChainState,
+    params: &ConsensusParams,
+    owner: &Keypair,
+    terms: &ContractTerms,
+) -> Result<Transaction, LedgerError> {
+    let cos = state
+        .tip()
+        .cos
+        .ok_or(LedgerError::NetworkFull { needed: 0, free: 0 })?;
+    let bytes = terms
+        .reserved_bytes
+        .checked_mul(u64::from(terms.replication))
+        .ok_or(LedgerError::Overflow)?;
+    // Twice the price at the tip: the block that includes the contract prices it at its own
+    // parent's CoS, which rises as the hosts' intervals run down. Paying more only funds the
+    // nexus (which pays hosts); paying less would leave the contract unincludable.
+    let price = reservation_price(cos, bytes, terms.duration_secs)
+        .and_then(|p| p.checked_mul(PRICE_MARGIN))
+        .and_then(|p| u64::try_from(p).ok())
+        .ok_or(LedgerError::Overflow)?;
+    let coins = state.outputs_of(&Address::of(&owner.public()));
+    let mut fee = 0u64;
+    // The fee depends on the size, which depends on the inputs the fee needs: iterate.
+    for _ in 0..4 {
+        let need = price.checked_add(fee).ok_or(LedgerError::Overflow)?;
+        let mut inputs = Vec::new();
+        let mut have = 0u64;
+        for (op, out) in &coins {
+            if have >= need {
+                break;
+            }
+            inputs.push(Input {
+                prev: *op,
+                public_key: owner.public(),
+            });
+            have = have.saturating_add(out.value);
+        }
+        if have < need {
+            return Err(LedgerError::Malformed(
+                "not enough credits for the contract",
+            ));
+        }
+        let change = have - need;
+        let mut tx = Transaction::DataContract(ClientDataContract {
+            owner: owner.public(),
+            reserved_bytes: terms.reserved_bytes,
+            duration_secs: terms.duration_secs,
+            replication: terms.replication,
+            writers: vec![owner.public()],
+            state_record: terms.state_record,
+            funding: Funding {
+                inputs,
+                change: if change > 0 {
+                    vec![TxOut::to_key(change, &owner.public())]
+                } else {
+                    vec![]
+                },
+                fee,
+                signatures: vec![],
+            },
+            owner_signature: Signature([0; 64]),
+        });
+        tx.sign(&[owner], Some(owner))?;
+        let needed_fee = params
+            .fee_per_byte
+            .saturating_mul(u64::try_from(tx.encoded_len()?).unwrap_or(u64::MAX));
+        if fee >= needed_fee {
+            return Ok(tx);
+        }
+        fee = needed_fee;
+    }
+    Err(LedgerError::Malformed("contract fee did not settle"))
+}
+
+/// Data contracts of the best chain, shared between the chain service (which refreshes them)
+/// and the host's record validation.
+#[derive(Clone, Debug, Default)]
+pub struct ChainContracts {
+    inner: Arc<RwLock<BTreeMap<ContractId, DataContractState>>>,
+}
+
+impl ChainContracts {
+    /// An empty snapshot.
+    pub fn new() -> ChainContracts {
+        ChainContracts::default()
+    }
+
+    /// Replaces the snapshot with the data contracts of `state`.
+    pub fn refresh(&self, state: &ChainState) {
+        let map = state
+            .data_contracts()
+            .map(|(id, c)| (*id, c.clone()))
+            .collect();
+        *self.inner.write().unwrap_or_else(|p| p.into_inner()) = map;
+    }
+
+    /// A contract of the snapshot.
+    pub fn get(&self, id: &ContractId) -> Option<DataContractState> {
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+}
+
+/// The [`ContractLedger`] of a node that runs the ledger: data contracts from the chain,
+/// then the configured ones.
+#[derive(Clone, Debug)]
+pub struct ChainLedger {
+    chain: ChainContracts,
+    fallback: MemoryLedger,
+}
+
+impl ChainLedger {
+    /// Checks records against `chain`'s contracts first, then `fallback`'s.
+    pub fn new(chain: ChainContracts, fallback: MemoryLedger) -> ChainLedger {
+        ChainLedger { chain, fallback }
+    }
+}
+
+impl ContractValidator for ChainLedger {
+    fn check_contract(
+        &self,
+        contract: &ContractId,
+        owner: &PublicKey,
+        stored_len: u64,
+        now: u64,
+    ) -> Result<(), RecordError> {
+        let Some(c) = self.chain.get(contract) else {
+            return self
+                .fallback
+                .check_contract(contract, owner, stored_len, now);
+        };
+        if c.owner != *owner && !c.writers.contains(owner) {
+            return Err(RecordError::Contract(
+                "not the owner's or a writer's".into(),
+            ));
+        }
+        if now >= c.expires {
+            return Err(RecordError::Contract("contract expired".into()));
+        }
+        if stored_len > c.reserved_bytes {
+            return Err(RecordError::Contract(
+                "record above the contract's reserved size".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ContractLedger for ChainLedger {
+    fn record_receipts(&self, key: RecordKey, receipts: &[Receipt]) {
+        self.fallback.record_receipts(key, receipts);
+    }
+}
