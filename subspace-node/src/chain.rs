@@ -841,11 +841,12 @@ impl ChainService {
         // Uptime over the current interval of every host asking for payment.
         let mut up = BTreeMap::new();
         for t in self.mempool.values() {
-            if let Transaction::PaymentRequest(r) = t {
-                if let Some(c) = self.chain.state().host_contract(&r.contract) {
-                    let start = c.next_due.saturating_sub(c.interval_secs);
-                    up.insert(r.contract, uptime(&c.host, start, c.next_due));
-                }
+            let Transaction::PaymentRequest(r) = t else {
+                continue;
+            };
+            if let Some(c) = self.chain.state().host_contract(&r.contract) {
+                let start = c.next_due.saturating_sub(c.interval_secs);
+                up.insert(r.contract, uptime(&c.host, start, c.next_due));
             }
         }
         let inputs = ProposalInputs {
