@@ -36,7 +36,7 @@ use subspace_ledger::{
 use subspace_pos::{Challenge, PledgeProof, PlotSet};
 
 use crate::chain_store::DynChainStore;
-use crate::contracts::{ChainContracts, ContractTerms, build_data_contract};
+use crate::contracts::{ChainContracts, ContractTerms, UsageClaim, build_data_contract};
 
 /// Most hashes in one catch-up locator.
 pub const MAX_LOCATOR: usize = 64;
@@ -67,6 +67,8 @@ pub enum ChainMessage {
     },
     /// Consecutive best-chain blocks, oldest first; at most [`MAX_BLOCKS_PER_REPLY`].
     Blocks(Vec<Vec<u8>>),
+    /// A data contract owner's claim of the bytes its contract holds (broadcast).
+    Usage(UsageClaim),
 }
 
 impl ChainMessage {
@@ -205,6 +207,8 @@ pub struct ChainService {
     requested_at: Option<BlockHash>,
     /// Data contracts published to record validation on every new tip.
     contracts: Option<ChainContracts>,
+    /// The latest valid usage claim per data contract.
+    usage: BTreeMap<ContractId, UsageClaim>,
 }
 
 impl std::fmt::Debug for ChainService {
@@ -241,6 +245,7 @@ impl ChainService {
             pending_host: None,
             requested_at: None,
             contracts: None,
+            usage: BTreeMap::new(),
         };
         s.refresh_stats();
         s
@@ -377,6 +382,59 @@ impl ChainService {
         Ok(ContractId::from_bytes(*id.0.as_bytes()))
     }
 
+    /// Records and broadcasts this node's claim of the bytes `contract` (owned by `owner`)
+    /// holds, numbered `seq` (the owner's clock in milliseconds keeps it increasing across
+    /// restarts). Claims about contracts the chain does not know, or not newer than the last
+    /// one, are refused.
+    pub fn claim_usage(
+        &mut self,
+        owner: &Keypair,
+        contract: ContractId,
+        bytes_used: u64,
+        seq: u64,
+        peers: &[NodeId],
+    ) -> Result<(), LedgerError> {
+        let claim = UsageClaim::new(owner, contract, bytes_used, seq);
+        if !self.accept_usage(&claim) {
+            return Err(LedgerError::UnknownContract);
+        }
+        self.relay(ChainMessage::Usage(claim), None, peers);
+        Ok(())
+    }
+
+    /// Keeps `claim` if it is the owner's, newer than the one held, about a known contract.
+    fn accept_usage(&mut self, claim: &UsageClaim) -> bool {
+        let Some(c) = self.chain.state().data_contract(&claim.contract) else {
+            return false;
+        };
+        if self
+            .usage
+            .get(&claim.contract)
+            .is_some_and(|old| old.seq >= claim.seq)
+            || claim.verify(&c.owner).is_err()
+        {
+            return false;
+        }
+        self.usage.insert(claim.contract, claim.clone());
+        true
+    }
+
+    /// Bytes stored on the network at `t` as the owners claim them: the latest claim of every
+    /// unexpired data contract, each capped by its reservation (reserved × replication).
+    pub fn stored_bytes(&self, t: u64) -> u64 {
+        let state = self.chain.state();
+        self.usage
+            .values()
+            .filter_map(|u| {
+                let c = state.data_contract(&u.contract)?;
+                (t < c.expires).then(|| {
+                    u.bytes_used
+                        .min(u64::try_from(c.network_bytes()).unwrap_or(u64::MAX))
+                })
+            })
+            .fold(0u64, u64::saturating_add)
+    }
+
     /// The chain (state, store, fork choice).
     pub fn chain(&self) -> &Chain<DynChainStore, SubspacePos> {
         &self.chain
@@ -484,6 +542,11 @@ impl ChainService {
                 }
             }
             ChainMessage::GetBlocks { locator } => self.serve_blocks(from, &locator),
+            ChainMessage::Usage(claim) => {
+                if self.accept_usage(&claim) {
+                    self.relay_sampled(ChainMessage::Usage(claim), Some(from), peers, rng);
+                }
+            }
             ChainMessage::Blocks(list) => {
                 let full = list.len() == MAX_BLOCKS_PER_REPLY;
                 let mut progressed = false;
@@ -852,7 +915,7 @@ impl ChainService {
         let inputs = ProposalInputs {
             candidates: self.mempool.values().cloned().collect(),
             uptime: up,
-            ..Default::default()
+            stored_bytes: self.stored_bytes(now),
         };
         let ts = now.max(self.chain.state().tip().timestamp);
         let keypair = keypair.clone();

@@ -54,6 +54,9 @@ pub const DEFAULT_CONFIG: &str = r#"# Subspace node configuration.
 # Farm blocks with the plots (needs the network's genesis.bin in the data directory and a
 # pledge). `run --farm` sets it too.
 # farm = false
+# A farmer publishes a host storage contract for its pledge (with a proof of its plots) and
+# asks the nexus for payment at the end of every interval of this many seconds (0: never).
+# host_interval_secs = 86400
 
 # Data contracts this node accepts records under, until the ledger on the network holds them.
 # Every node of a network must list the same contracts. One block per contract:
@@ -126,6 +129,9 @@ pub struct FarmingConfig {
     pub plot_threads: usize,
     /// Whether the node farms blocks with its plots (`run --farm` sets it too).
     pub farm: bool,
+    /// Reward interval of the host storage contract a farmer publishes for its pledge, in
+    /// seconds (0: farm without offering the pledge for hosting payments).
+    pub host_interval_secs: u64,
 }
 
 impl Default for FarmingConfig {
@@ -134,6 +140,7 @@ impl Default for FarmingConfig {
             plot_k: 16,
             plot_threads: 2,
             farm: false,
+            host_interval_secs: 86_400,
         }
     }
 }

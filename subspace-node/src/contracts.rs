@@ -115,6 +115,56 @@ pub fn build_data_contract(
     Err(LedgerError::Malformed("contract fee did not settle"))
 }
 
+/// Domain of [`UsageClaim`] signatures.
+pub const USAGE: subspace_crypto::domain::Domain =
+    subspace_crypto::domain::Domain::custom("subspace/contract-usage/v1");
+
+/// A data contract owner's signed statement of the bytes its contract holds on the network
+/// (every replica counted), with a sequence number: the latest claim per contract is what
+/// block producers read as the network's stored bytes (bounded by the contract's reservation).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UsageClaim {
+    /// The data contract.
+    pub contract: ContractId,
+    /// Bytes stored under it, all replicas counted.
+    pub bytes_used: u64,
+    /// Increases with every claim of the owner for this contract.
+    pub seq: u64,
+    /// The contract owner's signature over the fields above.
+    pub signature: Signature,
+}
+
+impl UsageClaim {
+    fn signing_bytes(contract: &ContractId, bytes_used: u64, seq: u64) -> Vec<u8> {
+        [
+            contract.as_bytes().as_slice(),
+            &bytes_used.to_be_bytes(),
+            &seq.to_be_bytes(),
+        ]
+        .concat()
+    }
+
+    /// A claim signed by `owner`.
+    pub fn new(owner: &Keypair, contract: ContractId, bytes_used: u64, seq: u64) -> UsageClaim {
+        let signature = owner.sign(USAGE, &Self::signing_bytes(&contract, bytes_used, seq));
+        UsageClaim {
+            contract,
+            bytes_used,
+            seq,
+            signature,
+        }
+    }
+
+    /// Checks the signature against the contract's owner.
+    pub fn verify(&self, owner: &PublicKey) -> Result<(), subspace_crypto::CryptoError> {
+        owner.verify(
+            USAGE,
+            &Self::signing_bytes(&self.contract, self.bytes_used, self.seq),
+            &self.signature,
+        )
+    }
+}
+
 /// Data contracts of the best chain, shared between the chain service (which refreshes them)
 /// and the host's record validation.
 #[derive(Clone, Debug, Default)]

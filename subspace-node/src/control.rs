@@ -65,6 +65,16 @@ pub enum Request {
         /// Absolute path to write the file to.
         out: PathBuf,
     },
+    /// Create a data contract owned by the node's key, funded from its credits; answers once
+    /// a block includes it.
+    ContractCreate {
+        /// Bytes reserved per replica.
+        bytes: u64,
+        /// Duration in seconds.
+        secs: u64,
+        /// Replication factor R.
+        replication: u8,
+    },
     /// Report status.
     Status,
     /// Leave the network and exit.
@@ -246,6 +256,11 @@ fn node_err_kind(e: &NodeError) -> ErrorKind {
 async fn handle(ctx: &Arc<ControlContext>, req: Request) -> Response {
     match req {
         Request::Status => status(ctx).await,
+        Request::ContractCreate {
+            bytes,
+            secs,
+            replication,
+        } => create_contract(ctx, bytes, secs, replication).await,
         Request::Stop => {
             ctx.stop.notify_one();
             Response::ok(serde_json::json!({ "stopping": true }))
@@ -319,6 +334,79 @@ async fn handle(ctx: &Arc<ControlContext>, req: Request) -> Response {
                 Ok(r) => r,
                 Err(e) => Response::err(ErrorKind::Network, format!("get task failed: {e}")),
             }
+        }
+    }
+}
+
+/// How long `contract create` waits for a block to include the contract.
+const CONTRACT_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+async fn create_contract(ctx: &ControlContext, bytes: u64, secs: u64, replication: u8) -> Response {
+    if bytes == 0 || secs == 0 || !(1..=16).contains(&replication) {
+        return Response::err(
+            ErrorKind::BadInput,
+            "a contract needs --bytes > 0, a duration > 0 and --replication 1..=16",
+        );
+    }
+    // The contract-state record's key: derived from the owner key and the terms, so the
+    // owner can re-derive it.
+    let state_record = RecordKey::from_bytes(
+        *subspace_crypto::hash::blake3(
+            &[
+                b"subspace/contract-state/v1".as_slice(),
+                &ctx.keypair.public().to_bytes(),
+                &bytes.to_be_bytes(),
+                &secs.to_be_bytes(),
+                &ctx.started.elapsed().as_nanos().to_be_bytes(),
+            ]
+            .concat(),
+        )
+        .as_bytes(),
+    );
+    let terms = crate::ContractTerms {
+        reserved_bytes: bytes,
+        duration_secs: secs,
+        replication,
+        state_record,
+    };
+    let id = match ctx.node.create_contract(terms).await {
+        Ok(id) => id,
+        Err(e) => {
+            let msg = e.to_string();
+            let kind = if msg.contains("runs no ledger") {
+                ErrorKind::Network
+            } else {
+                ErrorKind::Contract
+            };
+            return Response::err(
+                kind,
+                format!("{msg}; check `status` for the balance and that the network has hosts"),
+            );
+        }
+    };
+    let deadline = tokio::time::Instant::now() + CONTRACT_WAIT;
+    loop {
+        match ctx.node.data_contract(id).await {
+            Ok(Some(c)) => {
+                return Response::ok(serde_json::json!({
+                    "contract": id.to_string(),
+                    "reserved_bytes": c.reserved_bytes,
+                    "replication": c.replication,
+                    "expires": c.expires,
+                }));
+            }
+            Ok(None) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Ok(None) => {
+                return Response::err(
+                    ErrorKind::Network,
+                    format!(
+                        "contract {id} was broadcast but no block included it yet; check `status` later"
+                    ),
+                );
+            }
+            Err(e) => return Response::err(ErrorKind::Network, e.to_string()),
         }
     }
 }

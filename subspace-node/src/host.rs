@@ -185,6 +185,8 @@ struct Job {
 struct ClientPut {
     op: OpId,
     deadline: Instant,
+    /// The contract and encoded size of a record this host owns (for its usage claim).
+    usage: Option<(ContractId, u64)>,
 }
 
 struct GetOp {
@@ -229,6 +231,7 @@ pub struct Host<S: RecordStore> {
     cache: RecordCache,
     stats: HostStats,
     chain: Option<ChainService>,
+    usage: BTreeMap<ContractId, u64>,
 }
 
 impl<S: RecordStore> std::fmt::Debug for Host<S> {
@@ -280,6 +283,7 @@ impl<S: RecordStore> Host<S> {
             late_fetches: VecDeque::new(),
             stats: HostStats::default(),
             chain: None,
+            usage: BTreeMap::new(),
         }
     }
 
@@ -334,6 +338,44 @@ impl<S: RecordStore> Host<S> {
             .map_err(|e| NodeError::InvalidRecord(format!("contract refused: {e}")))?;
         self.pump(now);
         Ok(id)
+    }
+
+    /// Adds `bytes` (all replicas) to this owner's tally for `contract` and, if the chain
+    /// holds that contract, claims the new total. The tally counts every successful put (a
+    /// new version of a mutable record counts again), so it errs high, within the
+    /// reservation that caps it; it starts from zero when the node restarts.
+    fn count_usage(&mut self, contract: ContractId, bytes: u64) {
+        let used = self.usage.entry(contract).or_insert(0);
+        *used = used.saturating_add(bytes);
+        let used = *used;
+        let known = self
+            .chain
+            .as_ref()
+            .is_some_and(|c| c.chain().state().data_contract(&contract).is_some());
+        if !known {
+            return;
+        }
+        if let Err(e) = self.claim_usage(contract, used) {
+            tracing::debug!(error = %e, "usage claim not made");
+        }
+    }
+
+    /// Claims (signed with this host's key, the contract's owner) that `contract` holds
+    /// `bytes_used` bytes on the network, all replicas counted; block producers read the
+    /// network's stored bytes from these claims.
+    pub fn claim_usage(&mut self, contract: ContractId, bytes_used: u64) -> Result<()> {
+        let peers = self.chain_peers();
+        let now = self.clock.now();
+        let kp = self.keypair.clone();
+        let Some(chain) = self.chain.as_mut() else {
+            return Err(NodeError::InvalidRecord("this node runs no ledger".into()));
+        };
+        let seq = self.clock.unix_ms();
+        chain
+            .claim_usage(&kp, contract, bytes_used, seq, &peers)
+            .map_err(|e| NodeError::InvalidRecord(format!("usage claim refused: {e}")))?;
+        self.pump(now);
+        Ok(())
     }
 
     /// Submits a ledger transaction (kept for this node's blocks and broadcast).
@@ -461,6 +503,8 @@ impl<S: RecordStore> Host<S> {
             ClientPut {
                 op,
                 deadline: now + self.cfg.put_timeout,
+                usage: (*record.owner() == self.keypair.public())
+                    .then(|| (*record.contract(), bytes.len() as u64)),
             },
         );
         self.send(coordinator, NodeMessage::Put { req, record: bytes });
@@ -756,6 +800,9 @@ impl<S: RecordStore> Host<S> {
                             })
                         }
                     });
+                    if let (Ok(rs), Some((contract, len))) = (&outcome, p.usage) {
+                        self.count_usage(contract, len.saturating_mul(rs.len() as u64));
+                    }
                     self.completions.push_back((p.op, Completion::Put(outcome)));
                 }
             }

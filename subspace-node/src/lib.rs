@@ -25,7 +25,7 @@ pub use cache::RecordCache;
 pub use chain::{ChainConfig, ChainMessage, ChainService, ChainStats};
 pub use chain_store::{DynChainStore, RedbChainStore};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use contracts::{ChainContracts, ChainLedger, ContractTerms};
+pub use contracts::{ChainContracts, ChainLedger, ContractTerms, UsageClaim};
 pub use disk::{DiskStore, DiskStoreConfig, Recovery, VerifyReport};
 pub use error::{NodeError, Result};
 pub use genesis::NetworkGenesis;

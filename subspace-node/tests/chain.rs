@@ -336,7 +336,11 @@ fn hosts_pledge_clients_reserve_and_the_nexus_pays_hosts() {
         let b = store.block(&st.summary(h).unwrap().hash).unwrap().unwrap();
         for t in &b.transactions {
             if let subspace_ledger::Transaction::Nexus(n) = t {
-                paid.extend(n.payments.iter().map(|p| (p.contract, p.uptime_secs)));
+                paid.extend(
+                    n.payments
+                        .iter()
+                        .map(|p| (p.contract, p.uptime_secs, p.output.value)),
+                );
             }
         }
     }
@@ -347,6 +351,19 @@ fn hosts_pledge_clients_reserve_and_the_nexus_pays_hosts() {
     assert!(requested >= 4, "seed 54: {requested} payment requests");
     assert!(paid.len() >= 4, "seed 54: nexus payments {paid:?}");
     // Hosts were up the whole interval, and gossip says so (within a protocol period).
-    assert!(paid.iter().all(|(_, up)| *up >= 110), "seed 54: {paid:?}");
+    assert!(
+        paid.iter().all(|(_, up, _)| *up >= 110),
+        "seed 54: {paid:?}"
+    );
+    // The client's usage claim (10 kB x 3 replicas) reached the producers: hosts were paid
+    // for utilised space, out of the nexus the contract funded.
+    assert!(paid.iter().all(|(_, _, v)| *v > 0), "seed 54: {paid:?}");
+    let used = st.summary(st.height()).unwrap();
+    let tip = store.block(&used.hash).unwrap().unwrap();
+    assert!(
+        tip.header.stored_bytes >= 30_000,
+        "seed 54: {}",
+        tip.header.stored_bytes
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -125,15 +125,10 @@ pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), Cli
     for d in &dirs {
         d.init(&mut rng)?;
     }
-    // One data contract owned by node 0 (the sample's client), the same on every node; R is
-    // at most N - 1 since a client never hosts its own put. One Sloth layer keeps the local
-    // network quick (a network constant, so it is the same everywhere).
-    let owner = dirs[0].node_keypair()?.public();
-    let contract = "de".repeat(32);
+    // R is at most N - 1 since a client never hosts its own put. One Sloth layer keeps the
+    // local network quick (a network constant, so it is the same everywhere).
     let replicas = (args.nodes - 1).min(3);
-    let config = format!(
-        "[storage]\nreplicas = {replicas}\npor_layers = 1\n\n[[contract]]\nid = \"{contract}\"\nowner = \"{owner}\"\nmax_record_bytes = 1200000\n"
-    );
+    let config = format!("[storage]\nreplicas = {replicas}\npor_layers = 1\n");
     for d in &dirs {
         std::fs::write(d.config_path(), &config)
             .map_err(|e| CliError::new(Exit::File, format!("devnet config: {e}")))?;
@@ -204,6 +199,32 @@ pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), Cli
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Node 0 (the sample's client) reserves space on the ledger once the hosts' contracts have
+    // made a Cost of Storage: the data contract is created, funded and included by the chain.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while status(&dirs[0])
+        .await
+        .is_none_or(|s| s["chain"]["cos"].is_null())
+    {
+        if Instant::now() > deadline {
+            return Err(timed_out("the hosts' contracts (a Cost of Storage)"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let created = control::request(
+        &dirs[0].control_path(),
+        Request::ContractCreate {
+            bytes: 2 * args.sample_bytes as u64 + (2 << 20),
+            secs: 3600,
+            replication: replicas as u8,
+        },
+    )
+    .await?;
+    let contract = created["contract"].as_str().unwrap_or_default().to_string();
+    if !json {
+        eprintln!("devnet: data contract {contract} on the chain");
+    }
+
     // The sample file, stored through node 0 and fetched through the last node.
     let sample = root.join("sample.bin");
     let mut data = vec![0u8; args.sample_bytes];
@@ -214,7 +235,7 @@ pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), Cli
         &dirs[0].control_path(),
         Request::Put {
             path: sample.clone(),
-            contract: None,
+            contract: Some(contract.clone()),
             public: true,
             share: Vec::new(),
         },
@@ -234,7 +255,7 @@ pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), Cli
 
     if !identical {
         print_summary(
-            &summarize(&dirs, &key, args.sample_bytes, identical).await,
+            &summarize(&dirs, &key, &contract, args.sample_bytes, identical).await,
             json,
         );
         return Err(CliError::new(
@@ -264,14 +285,14 @@ pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), Cli
             }
             if Instant::now() > deadline {
                 print_summary(
-                    &summarize(&dirs, &key, args.sample_bytes, identical).await,
+                    &summarize(&dirs, &key, &contract, args.sample_bytes, identical).await,
                     json,
                 );
                 return Err(timed_out(&format!("{blocks} blocks on every node")));
             }
             if !json && last_print.elapsed() > Duration::from_secs(5) {
                 print_summary(
-                    &summarize(&dirs, &key, args.sample_bytes, identical).await,
+                    &summarize(&dirs, &key, &contract, args.sample_bytes, identical).await,
                     false,
                 );
                 last_print = Instant::now();
@@ -279,20 +300,20 @@ pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), Cli
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         print_summary(
-            &summarize(&dirs, &key, args.sample_bytes, identical).await,
+            &summarize(&dirs, &key, &contract, args.sample_bytes, identical).await,
             json,
         );
         drop(children);
         return Ok(());
     }
-    let summary = summarize(&dirs, &key, args.sample_bytes, identical).await;
+    let summary = summarize(&dirs, &key, &contract, args.sample_bytes, identical).await;
     print_summary(&summary, json);
     if !args.exit_after_sample {
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 _ = tokio::time::sleep(Duration::from_secs(5)) => {
-                    print_summary(&summarize(&dirs, &key, args.sample_bytes, identical).await, json);
+                    print_summary(&summarize(&dirs, &key, &contract, args.sample_bytes, identical).await, json);
                 }
             }
         }
@@ -304,6 +325,7 @@ pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), Cli
 async fn summarize(
     dirs: &[DataDir],
     key: &str,
+    contract: &str,
     sample_bytes: usize,
     identical: bool,
 ) -> serde_json::Value {
@@ -344,7 +366,12 @@ async fn summarize(
     }
     serde_json::json!({
         "nodes": nodes,
-        "sample": { "key": key, "bytes": sample_bytes, "fetched_identical": identical },
+        "sample": {
+            "key": key,
+            "contract": contract,
+            "bytes": sample_bytes,
+            "fetched_identical": identical,
+        },
         "chain": {
             "height": chain["height"],
             "tip": chain["tip"],

@@ -135,6 +135,9 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Data contracts on the ledger.
+    #[command(subcommand)]
+    Contract(ContractCommand),
     /// Show the running node's status: peers, storage, plots, uptime.
     Status,
     /// Ask the running node to leave the network and exit.
@@ -142,6 +145,26 @@ enum Command {
     /// A local network of `run` child processes (under DATA_DIR/devnet), a sample file stored
     /// and fetched end to end, and a live summary until Ctrl-C.
     Devnet(devnet::DevnetArgs),
+}
+
+#[derive(Subcommand)]
+enum ContractCommand {
+    /// Reserve space for a duration, paid from the node's credits at the current Cost of
+    /// Storage; prints the contract id once a block includes it.
+    Create {
+        /// Bytes reserved per replica, e.g. 1GiB.
+        #[arg(long, value_name = "SIZE")]
+        bytes: String,
+        /// Duration in days.
+        #[arg(long, default_value_t = 30, conflicts_with = "secs")]
+        days: u64,
+        /// Duration in seconds (instead of --days).
+        #[arg(long)]
+        secs: Option<u64>,
+        /// Replication factor R.
+        #[arg(long, default_value_t = 3)]
+        replication: u8,
+    },
 }
 
 #[derive(Subcommand)]
@@ -292,6 +315,27 @@ async fn dispatch(cmd: Command, dir: &DataDir, json: bool) -> Result<(), CliErro
         }
         Command::Get { key, output } => get(dir, key, output, json).await,
         Command::Devnet(args) => devnet::devnet(dir.root(), args, json).await,
+        Command::Contract(ContractCommand::Create {
+            bytes,
+            days,
+            secs,
+            replication,
+        }) => {
+            let bytes = subspace_node::config::parse_size(&bytes)
+                .map_err(|e| CliError::new(Exit::BadInput, format!("--bytes: {e}")))?;
+            let secs = secs.unwrap_or(days.saturating_mul(86_400));
+            let data = control::request(
+                &dir.control_path(),
+                Request::ContractCreate {
+                    bytes,
+                    secs,
+                    replication,
+                },
+            )
+            .await?;
+            emit(json, &data);
+            Ok(())
+        }
         Command::Status => {
             let data = control::request(&dir.control_path(), Request::Status).await?;
             emit(json, &data);

@@ -13,8 +13,9 @@ use subspace_ledger::{Chain, SubspacePos};
 use subspace_node::config::{DataDir, NodeConfig};
 use subspace_node::control::{self, ControlContext, LocalInfo};
 use subspace_node::{
-    ChainConfig, ChainService, DiskStore, DiskStoreConfig, DynChainStore, HostConfig, MemoryLedger,
-    NetworkGenesis, Node, RedbChainStore, TcpConfig, TcpTransport,
+    ChainConfig, ChainContracts, ChainLedger, ChainService, ContractLedger, DiskStore,
+    DiskStoreConfig, DynChainStore, HostConfig, MemoryLedger, NetworkGenesis, Node, RedbChainStore,
+    TcpConfig, TcpTransport,
 };
 use subspace_pos::{PlotSet, nominal_plot_bytes, plot_count};
 use tokio::sync::Notify;
@@ -58,13 +59,25 @@ pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliErro
     let announced = cfg.network.announced(transport.local_addr());
     let seeds = dial_bootstrap(&transport, &cfg.network.bootstrap).await?;
     let peers = transport.dialer();
-    let chain = match genesis {
-        Some(g) => Some(open_chain(dir, &g, cfg.farming.farm, &keypair, plots)?),
+    let contracts = ChainContracts::new();
+    let mut chain = match genesis {
+        Some(g) => {
+            Some(open_chain(dir, &g, &cfg, &keypair, plots)?.with_contracts(contracts.clone()))
+        }
         None => {
             tracing::info!("no genesis file: running without the ledger");
             None
         }
     };
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // The gossip join references the host storage contract (active, or about to be
+    // published); a node without one joins under an id derived from its own.
+    let host_contract = chain
+        .as_mut()
+        .and_then(|c| c.host_contract(unix_now, &mut OsRng))
+        .unwrap_or_else(|| ContractId::from_bytes(keypair.node_id().to_bytes()));
 
     let ledger = MemoryLedger::new();
     let mut default_contract = None;
@@ -75,6 +88,11 @@ pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliErro
             default_contract = Some(id);
         }
     }
+    let ledger: Arc<dyn ContractLedger> = if chain.is_some() {
+        Arc::new(ChainLedger::new(contracts, ledger))
+    } else {
+        Arc::new(ledger)
+    };
     let host_cfg = HostConfig {
         replicas: cfg.storage.replicas,
         layers: cfg.storage.por_layers,
@@ -89,10 +107,10 @@ pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliErro
         .keypair(keypair.clone())
         .store(store)
         .transport(transport)
-        .ledger(Arc::new(ledger))
+        .ledger(ledger)
         .config(host_cfg)
         .seeds(seeds)
-        .contract(ContractId::from_bytes(keypair.node_id().to_bytes()))
+        .contract(host_contract)
         .rng_seed(OsRng.next_u64())
         .spawn()?;
 
@@ -197,10 +215,11 @@ fn load_genesis(dir: &DataDir, farm: bool) -> Result<Option<NetworkGenesis>, Cli
 fn open_chain(
     dir: &DataDir,
     genesis: &NetworkGenesis,
-    farm: bool,
+    cfg: &NodeConfig,
     keypair: &Keypair,
     plots: Option<PlotSet>,
 ) -> Result<ChainService, CliError> {
+    let farm = cfg.farming.farm;
     let params = genesis.params();
     let block = genesis.block()?;
     let chain_path = dir.chain_path();
@@ -237,6 +256,8 @@ fn open_chain(
     let mut service = ChainService::new(
         ChainConfig {
             params,
+            host_interval_secs: (cfg.farming.host_interval_secs > 0)
+                .then_some(cfg.farming.host_interval_secs),
             ..ChainConfig::default()
         },
         chain,
