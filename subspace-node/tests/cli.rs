@@ -115,6 +115,18 @@ fn argument_errors_fail_before_any_network_work() {
         6,
         "contract id",
     );
+    // A contract size that is not a size.
+    assert_fails(
+        &cli(&d, &["contract", "create", "--bytes", "lots"]),
+        6,
+        "--bytes",
+    );
+    // A contract with no node running.
+    assert_fails(
+        &cli(&d, &["contract", "create", "--bytes", "1MiB"]),
+        5,
+        "no node running",
+    );
     // A config typo is refused, naming the file.
     std::fs::write(d.join("config.toml"), "[storage]\npledeg = \"1GiB\"\n").unwrap();
     assert_fails(&cli(&d, &["run"]), 3, "config.toml");
@@ -250,6 +262,12 @@ fn three_run_processes_put_through_one_get_through_another() {
         ],
     );
     assert_fails(&unknown, 8, "unknown contract");
+    // These nodes have no genesis file, so no ledger: a contract cannot be created.
+    assert_fails(
+        &cli(&dirs[0], &["contract", "create", "--bytes", "1MiB"]),
+        5,
+        "runs no ledger",
+    );
     // Unknown key: not found.
     assert_fails(&cli(&dirs[1], &["get", &"ab".repeat(32)]), 7, "not found");
 

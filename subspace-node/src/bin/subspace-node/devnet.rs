@@ -37,7 +37,7 @@ pub struct DevnetArgs {
 }
 
 /// Credits each devnet node starts with (the genesis "pre-farmed" reserve).
-const DEVNET_CREDITS: u64 = 1_000_000_000_000;
+const DEVNET_CREDITS: u64 = 100_000_000_000_000;
 
 /// Writes one genesis for all `dirs`: every node's key funded, parameters for a quick chain.
 fn write_genesis(dirs: &[DataDir], block_secs: u64, plots_per_node: u64) -> Result<(), CliError> {
@@ -214,7 +214,7 @@ pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), Cli
     let created = control::request(
         &dirs[0].control_path(),
         Request::ContractCreate {
-            bytes: 2 * args.sample_bytes as u64 + (2 << 20),
+            bytes: args.sample_bytes as u64 + (1 << 20),
             secs: 3600,
             replication: replicas as u8,
         },
