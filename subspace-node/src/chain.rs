@@ -450,7 +450,8 @@ impl ChainService {
         self.farmer.as_ref().map(|(_, p)| p)
     }
 
-    /// Mutable access to the plots (to reclaim space for hosted data).
+    /// Mutable access to the plots (to reclaim space for hosted data). The farming plan is
+    /// recomputed from what is left.
     pub fn plots_mut(&mut self) -> Option<&mut PlotSet> {
         self.plan = None;
         self.farmer.as_mut().map(|(_, p)| p)

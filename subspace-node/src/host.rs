@@ -1026,7 +1026,41 @@ impl<S: RecordStore> Host<S> {
             .map_err(|e| (PutStep::Store, e.to_string()))?;
         self.cache.remove(&key);
         self.stats.replicas_stored += 1;
+        self.reclaim_plots();
         Ok(receipt)
+    }
+
+    /// Hosted data overwrites solution space (the whitepaper's trade-off): once stored bytes
+    /// plus the plots' nominal size exceed the pledge, whole plots are deleted, highest index
+    /// first, so farming odds drop as the host fills.
+    fn reclaim_plots(&mut self) {
+        let used = self.store.usage().used;
+        let pledge = self.cfg.pledged_bytes;
+        let Some(plotted) = self
+            .chain
+            .as_ref()
+            .and_then(|c| c.plots())
+            .map(|p| p.pledged_bytes())
+        else {
+            return;
+        };
+        let over = used.saturating_add(plotted).saturating_sub(pledge);
+        let Some(plots) = self
+            .chain
+            .as_mut()
+            .and_then(|c| c.plots_mut())
+            .filter(|_| over > 0)
+        else {
+            return;
+        };
+        match plots.reclaim(over) {
+            Ok(freed) => tracing::info!(
+                freed,
+                plots = plots.len(),
+                "plots deleted to make room for hosted data"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not reclaim plot space"),
+        }
     }
 
     /// The record this host stores under `key`, decoded from its own replica.

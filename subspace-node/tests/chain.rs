@@ -17,7 +17,7 @@ use subspace_ledger::{
 };
 use subspace_node::{
     ChainConfig, ChainContracts, ChainLedger, ChainMessage, ChainService, Completion,
-    ContractTerms, DynChainStore, Message, NodeError, PutStep, Transport,
+    ContractTerms, DynChainStore, Message, NodeError, PutStep, RecordStore, Transport,
 };
 use subspace_pos::PlotSet;
 
@@ -365,5 +365,55 @@ fn hosts_pledge_clients_reserve_and_the_nexus_pays_hosts() {
         "seed 54: {}",
         tip.header.stored_bytes
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn hosted_data_reclaims_plots_so_farming_odds_drop() {
+    let dir = scratch("reclaim");
+    // Pledges of two 1 MiB plots plus 200 kB: the first ~200 kB of replicas fit beside the
+    // plots, more overwrite one of them.
+    let mut cfg = config(1);
+    cfg.pledged_bytes = (2 << 20) + 200_000;
+    let mut sim = Sim::new(55, 5, cfg);
+    attach_chains(&mut sim, 5, &dir);
+    sim.run_for(Duration::from_secs(5));
+    let ids = sim.ids();
+    let plots = |sim: &Sim| -> Vec<usize> {
+        sim.hosts
+            .values()
+            .map(|(h, _)| h.chain().unwrap().plots().unwrap().len())
+            .collect()
+    };
+    assert!(plots(&sim).iter().all(|n| *n == 2));
+    // Eight 120 kB records, three replicas each, over four hosts (the client holds none).
+    for _ in 0..8 {
+        let rec = sim.record(120_000);
+        let op = sim.put(ids[0], &rec);
+        assert!(
+            matches!(
+                sim.wait(ids[0], op, Duration::from_secs(60)),
+                Completion::Put(Ok(_))
+            ),
+            "seed 55"
+        );
+    }
+    let after = plots(&sim);
+    for (id, (h, _)) in &sim.hosts {
+        let used = h.store().usage().used;
+        let plotted = h.chain().unwrap().plots().unwrap().pledged_bytes();
+        assert!(
+            used + plotted <= (2 << 20) + 200_000 || plotted == 0,
+            "seed 55: {id:?} holds {used} B beside {plotted} B of plots"
+        );
+    }
+    assert!(
+        after.iter().any(|n| *n < 2),
+        "seed 55: no plot was reclaimed: {after:?}"
+    );
+    // The chain goes on with the plots that are left.
+    let before = sim.hosts[&ids[1]].0.chain().unwrap().stats().height;
+    sim.run_for(Duration::from_secs(120));
+    assert!(sim.hosts[&ids[1]].0.chain().unwrap().stats().height > before);
     let _ = std::fs::remove_dir_all(&dir);
 }
