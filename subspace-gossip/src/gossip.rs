@@ -1320,6 +1320,21 @@ impl Gossip {
         if self.pool.contains(&subject, st.effective_ms(), &id) {
             return Ok(false);
         }
+        // News that would change nothing here (a later suspicion or failure of a member already
+        // held suspect or failed, a stale join) is dropped before any signature work, as if it
+        // had been lost: it would be neither kept, shared nor passed on. Two exceptions: news
+        // about ourselves (we may have to refute it) and a suspicion that would be one of our
+        // first k independent confirmations (Lifeguard times its suspicion out on those).
+        if subject != self.me
+            && st.author() != self.me
+            && let Some(p) = st.precedence()
+            && self
+                .pool
+                .dominated_by_entry(&subject, p, st.effective_ms(), &id)
+            && !self.wants_confirmation(st)
+        {
+            return Ok(false);
+        }
         let key: PublicKey = match st {
             // A member's later joins (refutations) carry the key the pool already parsed.
             Statement::Join(j) => match self.pool.get(&subject) {
@@ -1423,6 +1438,11 @@ impl Gossip {
             if (rebroadcast && !redundant) || ch.before.is_some_and(|b| b != ch.after) {
                 self.broadcasts.push(s);
             }
+        } else if confirms && (rebroadcast || suspect_by.is_some_and(|(by, _)| by == self.me)) {
+            // A suspicion later than one the pool holds changes nothing here (nor is it shared
+            // by anti-entropy), but while it is one of the first k confirmations the other
+            // suspecters still need to hear it: Lifeguard shortens their timers on it.
+            self.broadcasts.push(s);
         }
         if let Some(inc) = about_me_inc
             && !self.left
@@ -1431,6 +1451,19 @@ impl Gossip {
             self.refute(now, inc)?;
         }
         Ok(news)
+    }
+
+    /// Whether `st` is a suspicion that would count among our first k confirmations of it.
+    fn wants_confirmation(&self, st: &Statement) -> bool {
+        let Statement::Suspect(x) = st else {
+            return false;
+        };
+        let k = self.config.indirect_probes.max(1);
+        self.suspicions.get(&x.about).is_none_or(|s| {
+            s.incarnation == x.incarnation
+                && s.confirmers.len() < k
+                && !s.confirmers.contains(&x.by)
+        })
     }
 
     fn refute(&mut self, now: Instant, inc: u64) -> Result<()> {
