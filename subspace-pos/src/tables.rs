@@ -16,6 +16,11 @@ use crate::proof::{Proof, Quality};
 use crate::prover::{self, Layout};
 use crate::sort::{bits_for, radix_sort};
 
+/// Size of the matching map: a power of two above kBC = 15113.
+const RMAP_LEN: usize = 1 << 14;
+const RMAP_MASK: usize = RMAP_LEN - 1;
+const _: () = assert!(RMAP_LEN as u64 >= K_BC);
+
 /// x values per f1 work item: enough keystream per call to amortise the cipher setup.
 const F1_CHUNK: usize = 1 << 14;
 
@@ -424,7 +429,9 @@ fn match_and_hash(k: u8, t: usize, prev: &Level) -> Vec<Part> {
             // further entries with the same value (rare, but possible). u16 keeps rmap in L1
             // (30 KB); buckets hold ~236 entries, and one too big for u16 (never seen, but
             // not impossible) goes through the direct check instead.
-            let mut rmap = vec![0u16; K_BC as usize];
+            // Indexed with `& RMAP_MASK` (a no-op: values of y % kBC are below 2^14), so the
+            // 64 probes per left entry need no bounds checks and can be gathered in vectors.
+            let mut rmap = Box::new([0u16; RMAP_LEN]);
             let mut chain: Vec<u16> = Vec::new();
             let mut targets = [0u16; EXTRA_BITS_POW];
             // Matching and hashing run compiled for the SIMD level, and each bucket's matches
@@ -456,14 +463,26 @@ fn match_and_hash(k: u8, t: usize, prev: &Level) -> Vec<Part> {
                         chain.clear();
                         chain.resize(re - rs, 0);
                         for (i, &y) in ys[rs..re].iter().enumerate() {
-                            let slot = &mut rmap[(y - base) as usize];
+                            let slot = &mut rmap[(y - base) as usize & RMAP_MASK];
                             chain[i] = *slot;
                             *slot = i as u16 + 1;
                         }
                         for (l, &yl) in ys.iter().enumerate().take(rs).skip(ls) {
                             match_targets(u64::from(yl), &mut targets);
-                            for &target in &targets {
-                                let mut c = rmap[usize::from(target)];
+                            // All 64 probes first (branch-free), then only the hits (about
+                            // one per left entry), in target order as before.
+                            let mut hits = [0u16; EXTRA_BITS_POW];
+                            for (h, &target) in hits.iter_mut().zip(targets.iter()) {
+                                *h = rmap[usize::from(target) & RMAP_MASK];
+                            }
+                            let mut found = 0u64;
+                            for (m, &h) in hits.iter().enumerate() {
+                                found |= u64::from(h != 0) << m;
+                            }
+                            while found != 0 {
+                                let m = found.trailing_zeros() as usize;
+                                found &= found - 1;
+                                let mut c = hits[m];
                                 while c != 0 {
                                     back.push([l as u32, (rs + c as usize - 1) as u32]);
                                     c = chain[c as usize - 1];
@@ -471,7 +490,7 @@ fn match_and_hash(k: u8, t: usize, prev: &Level) -> Vec<Part> {
                             }
                         }
                         for &y in &ys[rs..re] {
-                            rmap[(y - base) as usize] = 0;
+                            rmap[(y - base) as usize & RMAP_MASK] = 0;
                         }
                         let ready = back.len() - (back.len() - hashed) % LANES;
                         fx.eval(ys, metas, &back[hashed..ready], &mut out.ys, &mut out.metas);
