@@ -492,6 +492,12 @@ fn match_and_hash(k: u8, t: usize, prev: &Level) -> Vec<Part> {
                         for &y in &ys[rs..re] {
                             rmap[(y - base) as usize & RMAP_MASK] = 0;
                         }
+                        // The next bucket is this one's right side: read its metadata in
+                        // order now, so the hashing's scattered reads of it hit the cache
+                        // (the hardware prefetcher follows a sequential scan, not those).
+                        if let Some(next) = metas.get(re..starts[(b + 3).min(nb)] as usize) {
+                            std::hint::black_box(next.iter().fold(0u128, |a, &m| a ^ m));
+                        }
                         let ready = back.len() - (back.len() - hashed) % LANES;
                         fx.eval(ys, metas, &back[hashed..ready], &mut out.ys, &mut out.metas);
                         hashed = ready;
