@@ -221,8 +221,9 @@ pub fn verify_batch(domain: Domain, items: &[(&PublicKey, &[u8], &Signature)]) -
                 xof.fill(&mut z[..16]);
                 let z = Scalar::from_bytes_mod_order(z);
                 b_coeff += z * s;
-                scalars.push(-z);
-                points.push(*r);
+                // z stays 128-bit on −R (half the additions of a full-size scalar).
+                scalars.push(z);
+                points.push(-r);
                 scalars.push(-(z * k));
                 points.push(*a);
             }
