@@ -1307,9 +1307,9 @@ impl Gossip {
                     Err(_) => self.stats.statements_rejected += 1,
                 }
             }
-            self.verify_ahead(&ready);
+            let verified = self.verify_ahead(&ready);
             for (s, id, key) in ready {
-                match self.accept_checked(now, s, id, key, rebroadcast) {
+                match self.accept_checked(now, s, id, key, verified, rebroadcast) {
                     Ok(true) => news += 1,
                     Ok(false) => {}
                     Err(_) => self.stats.statements_rejected += 1,
@@ -1319,22 +1319,22 @@ impl Gossip {
         news
     }
 
-    /// Batch-verifies the statements of `ready` not yet verified; on success records them in
-    /// the verified cache, so that [`Self::accept_checked`] does not verify them again.
-    fn verify_ahead(&mut self, ready: &[(Signed, Hash256, PublicKey)]) {
+    /// Batch-verifies the statements of `ready` not yet verified. Returns whether all of
+    /// them verified (then [`Self::accept_checked`] need not verify them again).
+    fn verify_ahead(&mut self, ready: &[(Signed, Hash256, PublicKey)]) -> bool {
         let todo: Vec<&(Signed, Hash256, PublicKey)> = ready
             .iter()
             .filter(|(_, id, _)| !self.cache.contains(id))
             .collect();
         if todo.len() < 2 {
-            return;
+            return false;
         }
         let Ok(bytes) = todo
             .iter()
             .map(|(s, _, _)| s.statement.signing_bytes())
             .collect::<Result<Vec<Vec<u8>>>>()
         else {
-            return;
+            return false;
         };
         let items: Vec<(&PublicKey, &[u8], &subspace_crypto::Signature)> = todo
             .iter()
@@ -1345,18 +1345,17 @@ impl Gossip {
         let authors_match = todo
             .iter()
             .all(|(s, _, key)| key.node_id() == s.statement.author());
-        if authors_match && verify_batch(domain::GOSSIP, &items).is_ok() {
+        let ok = authors_match && verify_batch(domain::GOSSIP, &items).is_ok();
+        if ok {
             self.stats.signatures_verified += todo.len() as u64;
-            for (_, id, _) in todo {
-                self.cache.insert(*id);
-            }
         }
+        ok
     }
 
     /// Verifies and applies one statement. Returns whether it was news.
     fn accept(&mut self, now: Instant, s: Signed, rebroadcast: bool) -> Result<bool> {
         match self.precheck(now, &s)? {
-            Some((id, key)) => self.accept_checked(now, s, id, key, rebroadcast),
+            Some((id, key)) => self.accept_checked(now, s, id, key, false, rebroadcast),
             None => Ok(false),
         }
     }
@@ -1409,13 +1408,15 @@ impl Gossip {
         Ok(Some((id, key)))
     }
 
-    /// Verifies (unless done already) and applies a statement that passed [`Self::precheck`].
+    /// Verifies (unless `verified` or done before) and applies a statement that passed
+    /// [`Self::precheck`].
     fn accept_checked(
         &mut self,
         now: Instant,
         s: Signed,
         id: Hash256,
         key: PublicKey,
+        verified: bool,
         rebroadcast: bool,
     ) -> Result<bool> {
         let st = &s.statement;
@@ -1424,7 +1425,7 @@ impl Gossip {
         // but not held (superseded or trimmed at once), so that their copies still in flight
         // are not verified again.
         let cached = self.cache.contains(&id);
-        if !cached {
+        if !cached && !verified {
             self.stats.signatures_verified += 1;
             s.verify(&key)?;
         }
@@ -1530,17 +1531,23 @@ impl Gossip {
         Ok(news)
     }
 
-    /// Whether `st` is a suspicion that would count among our first k confirmations of it.
+    /// Whether `st` is a suspicion that would count among our first k confirmations of it
+    /// (only a suspicion of a member we hold suspect at that incarnation counts).
     fn wants_confirmation(&self, st: &Statement) -> bool {
         let Statement::Suspect(x) = st else {
             return false;
         };
+        let held_suspect = self
+            .pool
+            .get(&x.about)
+            .is_some_and(|m| m.status() == Status::Suspect && m.incarnation() == x.incarnation);
         let k = self.config.indirect_probes.max(1);
-        self.suspicions.get(&x.about).is_none_or(|s| {
-            s.incarnation == x.incarnation
-                && s.confirmers.len() < k
-                && !s.confirmers.contains(&x.by)
-        })
+        held_suspect
+            && self.suspicions.get(&x.about).is_none_or(|s| {
+                s.incarnation == x.incarnation
+                    && s.confirmers.len() < k
+                    && !s.confirmers.contains(&x.by)
+            })
     }
 
     fn refute(&mut self, now: Instant, inc: u64) -> Result<()> {
