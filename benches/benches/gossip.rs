@@ -9,6 +9,9 @@
 //! - `anti_entropy/digest_10k_*`: answering a Scuttlebutt digest against a 10,000-member pool,
 //!   delta computation and encoding included.
 //! - `reference/ed25519_verify_plus_sign`: the raw signature work a ping costs, same run.
+//! - `verify/{one_by_one,batch}_{6,64,256}`: checking n gossip-domain signatures one at a
+//!   time (`PublicKey::verify`, strict) against one `verify_batch` call (what a node does with
+//!   a piggy-back of ~6 statements and a delta of hundreds), throughput in signatures.
 
 // criterion_group! generates undocumented public functions.
 #![allow(missing_docs)]
@@ -194,6 +197,39 @@ fn handle_message(c: &mut Criterion) {
     r.finish();
 }
 
+fn verify(c: &mut Criterion) {
+    let keys: Vec<Keypair> = (0..256).map(key).collect();
+    let pks: Vec<_> = keys.iter().map(Keypair::public).collect();
+    let msgs: Vec<Vec<u8>> = (0..256u32).map(|i| i.to_be_bytes().repeat(40)).collect();
+    let sigs: Vec<_> = keys
+        .iter()
+        .zip(&msgs)
+        .map(|(k, m)| k.sign(domain::GOSSIP, m))
+        .collect();
+    let mut group = c.benchmark_group("verify");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+    for n in [6usize, 64, 256] {
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("one_by_one_{n}"), |b| {
+            b.iter(|| {
+                for i in 0..n {
+                    pks[i].verify(domain::GOSSIP, &msgs[i], &sigs[i]).unwrap();
+                }
+            })
+        });
+        let items: Vec<_> = (0..n)
+            .map(|i| (&pks[i], msgs[i].as_slice(), &sigs[i]))
+            .collect();
+        group.bench_function(format!("batch_{n}"), |b| {
+            b.iter(|| subspace_crypto::verify_batch(domain::GOSSIP, black_box(&items)).unwrap())
+        });
+    }
+    group.finish();
+}
+
 fn anti_entropy(c: &mut Criterion) {
     let config = Config {
         max_digest_entries: 10_000,
@@ -256,5 +292,5 @@ fn anti_entropy(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, handle_message, anti_entropy);
+criterion_group!(benches, handle_message, verify, anti_entropy);
 criterion_main!(benches);

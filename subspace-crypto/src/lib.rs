@@ -16,7 +16,7 @@ pub mod wrap;
 pub use aead::{Aead, ContentKey, Sealed};
 pub use domain::Domain;
 pub use error::CryptoError;
-pub use identity::{Keypair, PublicKey, Signature};
+pub use identity::{Keypair, PublicKey, Signature, verify_batch};
 pub use ids::{BlockHash, ContractId, Hash256, NodeId, RecordKey};
 pub use wrap::{WrappedKey, unwrap_key, wrap_key};
 

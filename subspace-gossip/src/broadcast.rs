@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 
 use crate::statement::Signed;
 
+/// Encoded size of the smallest signed statement (a leave; checked in the tests).
+const SMALLEST_STATEMENT_LEN: usize = 116;
+
 #[derive(Debug, Clone)]
 struct Item {
     signed: Signed,
@@ -81,7 +84,8 @@ impl BroadcastQueue {
             }
             used += item.len;
             picked.push(*k);
-            if budget - used < 64 {
+            // Nothing smaller than a leave exists: stop instead of scanning a long backlog.
+            if budget - used < SMALLEST_STATEMENT_LEN {
                 break;
             }
         }
@@ -130,6 +134,21 @@ mod tests {
         assert_eq!(q.take(len, 2), vec![leave(3)]);
         assert_eq!(q.take(10 * len, 2), vec![leave(3), leave(1)]);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn smallest_statement_is_a_leave() {
+        assert_eq!(leave(0).encoded_len(), SMALLEST_STATEMENT_LEN);
+        let suspect = Signed {
+            statement: Statement::Suspect(crate::statement::Suspect {
+                about: NodeId::default(),
+                incarnation: 0,
+                by: NodeId::default(),
+                at_ms: 0,
+            }),
+            signature: Signature::from_bytes([0; 64]),
+        };
+        assert!(suspect.encoded_len() > SMALLEST_STATEMENT_LEN);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use subspace_crypto::{ContractId, Hash256, Keypair, NodeId, PublicKey};
+use subspace_crypto::{ContractId, Hash256, Keypair, NodeId, PublicKey, domain, verify_batch};
 
 use crate::broadcast::BroadcastQueue;
 use crate::cache::VerifiedCache;
@@ -1287,24 +1287,83 @@ impl Gossip {
     }
 
     /// Accepts what verifies; returns how many statements were news.
+    ///
+    /// The signatures still to check are checked as one batch (a delta carries hundreds, and a
+    /// batch costs about half as much per signature); if the batch fails, each is checked on
+    /// its own, which finds the bad ones. Both use [`verify_batch`]'s acceptance rule, so
+    /// whether a statement arrives alone or in company never changes whether it is accepted.
     fn accept_all(&mut self, now: Instant, statements: Vec<Signed>, rebroadcast: bool) -> usize {
         // Joins first: they carry the keys the other statements are checked against.
         let (joins, rest): (Vec<Signed>, Vec<Signed>) = statements
             .into_iter()
             .partition(|s| matches!(s.statement, Statement::Join(_)));
         let mut news = 0;
-        for s in joins.into_iter().chain(rest) {
-            match self.accept(now, s, rebroadcast) {
-                Ok(true) => news += 1,
-                Ok(false) => {}
-                Err(_) => self.stats.statements_rejected += 1,
+        for group in [joins, rest] {
+            let mut ready = Vec::with_capacity(group.len());
+            for s in group {
+                match self.precheck(now, &s) {
+                    Ok(Some((id, key))) => ready.push((s, id, key)),
+                    Ok(None) => {}
+                    Err(_) => self.stats.statements_rejected += 1,
+                }
+            }
+            let verified = self.verify_ahead(&ready);
+            for (s, id, key) in ready {
+                match self.accept_checked(now, s, id, key, verified, rebroadcast) {
+                    Ok(true) => news += 1,
+                    Ok(false) => {}
+                    Err(_) => self.stats.statements_rejected += 1,
+                }
             }
         }
         news
     }
 
+    /// Batch-verifies the statements of `ready` not yet verified. Returns whether all of
+    /// them verified (then [`Self::accept_checked`] need not verify them again).
+    fn verify_ahead(&mut self, ready: &[(Signed, Hash256, PublicKey)]) -> bool {
+        let todo: Vec<&(Signed, Hash256, PublicKey)> = ready
+            .iter()
+            .filter(|(_, id, _)| !self.cache.contains(id))
+            .collect();
+        if todo.len() < 2 {
+            return false;
+        }
+        let Ok(bytes) = todo
+            .iter()
+            .map(|(s, _, _)| s.statement.signing_bytes())
+            .collect::<Result<Vec<Vec<u8>>>>()
+        else {
+            return false;
+        };
+        let items: Vec<(&PublicKey, &[u8], &subspace_crypto::Signature)> = todo
+            .iter()
+            .zip(&bytes)
+            .map(|((s, _, key), b)| (key, b.as_slice(), &s.signature))
+            .collect();
+        // A statement's key must be its author's: checked here as `Signed::verify` does.
+        let authors_match = todo
+            .iter()
+            .all(|(s, _, key)| key.node_id() == s.statement.author());
+        let ok = authors_match && verify_batch(domain::GOSSIP, &items).is_ok();
+        if ok {
+            self.stats.signatures_verified += todo.len() as u64;
+        }
+        ok
+    }
+
     /// Verifies and applies one statement. Returns whether it was news.
     fn accept(&mut self, now: Instant, s: Signed, rebroadcast: bool) -> Result<bool> {
+        match self.precheck(now, &s)? {
+            Some((id, key)) => self.accept_checked(now, s, id, key, false, rebroadcast),
+            None => Ok(false),
+        }
+    }
+
+    /// The checks before any signature work: shape, time window, whether the statement is
+    /// held already or would change nothing. Returns its id and its author's key if it still
+    /// needs to be verified and applied.
+    fn precheck(&self, now: Instant, s: &Signed) -> Result<Option<(Hash256, PublicKey)>> {
         let st = &s.statement;
         st.check_shape()?;
         let now_ms = self.unix_ms(now);
@@ -1318,7 +1377,22 @@ impl Gossip {
         let subject = st.subject();
         let id: Hash256 = s.id()?;
         if self.pool.contains(&subject, st.effective_ms(), &id) {
-            return Ok(false);
+            return Ok(None);
+        }
+        // News that would change nothing here (a later suspicion or failure of a member already
+        // held suspect or failed, a stale join) is dropped before any signature work, as if it
+        // had been lost: it would be neither kept, shared nor passed on. Two exceptions: news
+        // about ourselves (we may have to refute it) and a suspicion that would be one of our
+        // first k independent confirmations (Lifeguard times its suspicion out on those).
+        if subject != self.me
+            && st.author() != self.me
+            && let Some(p) = st.precedence()
+            && self
+                .pool
+                .dominated_by_entry(&subject, p, st.effective_ms(), &id)
+            && !self.wants_confirmation(st)
+        {
+            return Ok(None);
         }
         let key: PublicKey = match st {
             // A member's later joins (refutations) carry the key the pool already parsed.
@@ -1331,11 +1405,27 @@ impl Gossip {
                 .key_of(&other.author())
                 .ok_or(GossipError::UnknownSigner)?,
         };
+        Ok(Some((id, key)))
+    }
+
+    /// Verifies (unless `verified` or done before) and applies a statement that passed
+    /// [`Self::precheck`].
+    fn accept_checked(
+        &mut self,
+        now: Instant,
+        s: Signed,
+        id: Hash256,
+        key: PublicKey,
+        verified: bool,
+        rebroadcast: bool,
+    ) -> Result<bool> {
+        let st = &s.statement;
+        let subject = st.subject();
         // Statements the pool holds were answered above; the cache remembers those verified
         // but not held (superseded or trimmed at once), so that their copies still in flight
         // are not verified again.
         let cached = self.cache.contains(&id);
-        if !cached {
+        if !cached && !verified {
             self.stats.signatures_verified += 1;
             s.verify(&key)?;
         }
@@ -1366,8 +1456,11 @@ impl Gossip {
         // each further suspicion would only crowd the piggy-back budget).
         let mut confirms = suspect_by.is_some_and(|(by, _)| by == self.me);
         let change = self.pool.insert_parsed(id, s.clone(), Some(key));
-        let news = change.is_some();
-        if !cached && !self.pool.contains(&subject, st.effective_ms(), &id) {
+        // News: it changed the member's status, or it is now held (`precheck` saw it was not),
+        // completing the member's history. Either keeps a catching-up node exchanging.
+        let held = self.pool.contains(&subject, st.effective_ms(), &id);
+        let news = change.is_some() || held;
+        if !cached && !held {
             self.cache.insert(id);
         }
         // A suspicion from another member confirms ours (Lifeguard's independent suspicions).
@@ -1423,6 +1516,11 @@ impl Gossip {
             if (rebroadcast && !redundant) || ch.before.is_some_and(|b| b != ch.after) {
                 self.broadcasts.push(s);
             }
+        } else if confirms && (rebroadcast || suspect_by.is_some_and(|(by, _)| by == self.me)) {
+            // A suspicion later than one the pool holds changes nothing here (nor is it shared
+            // by anti-entropy), but while it is one of the first k confirmations the other
+            // suspecters still need to hear it: Lifeguard shortens their timers on it.
+            self.broadcasts.push(s);
         }
         if let Some(inc) = about_me_inc
             && !self.left
@@ -1431,6 +1529,25 @@ impl Gossip {
             self.refute(now, inc)?;
         }
         Ok(news)
+    }
+
+    /// Whether `st` is a suspicion that would count among our first k confirmations of it
+    /// (only a suspicion of a member we hold suspect at that incarnation counts).
+    fn wants_confirmation(&self, st: &Statement) -> bool {
+        let Statement::Suspect(x) = st else {
+            return false;
+        };
+        let held_suspect = self
+            .pool
+            .get(&x.about)
+            .is_some_and(|m| m.status() == Status::Suspect && m.incarnation() == x.incarnation);
+        let k = self.config.indirect_probes.max(1);
+        held_suspect
+            && self.suspicions.get(&x.about).is_none_or(|s| {
+                s.incarnation == x.incarnation
+                    && s.confirmers.len() < k
+                    && !s.confirmers.contains(&x.by)
+            })
     }
 
     fn refute(&mut self, now: Instant, inc: u64) -> Result<()> {

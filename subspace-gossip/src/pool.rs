@@ -125,6 +125,9 @@ pub(crate) struct Member {
     /// `(incarnation, rank, effective_ms, id)` of the status-deciding statement.
     top: (u64, Rank, u64, Hash256),
     join_key: (u64, u64, Hash256),
+    /// Statements held but not shared by anti-entropy nor counted in the summary: those that
+    /// change neither status nor uptime (see [`dominated`]). Usually empty.
+    dominated: Vec<Hash256>,
     pub(crate) summary: Summary,
     /// Latest signing time among its statements.
     pub(crate) last_ms: u64,
@@ -148,11 +151,13 @@ impl Member {
         self.statements.values()
     }
 
-    /// Each statement with whether it is a headline: the latest join (the key) or the
-    /// status-deciding statement. The headlines alone settle a peer's view of the status.
+    /// Each statement anti-entropy shares, with whether it is a headline: the latest join (the
+    /// key) or the status-deciding statement. The headlines alone settle a peer's view of the
+    /// status; the others complete its view of the uptime.
     pub(crate) fn entry(&self) -> impl Iterator<Item = (bool, &Signed)> {
         self.statements
             .iter()
+            .filter(|((_, id), _)| !self.dominated.contains(id))
             .map(|((_, id), s)| (*id == self.top.3 || *id == self.join_key.2, s))
     }
 
@@ -168,19 +173,27 @@ impl Member {
     }
 
     fn recompute(&mut self, max: usize) -> u64 {
-        let mut top: Option<(u64, Rank, u64, Hash256)> = None;
         let mut jk: Option<(u64, u64, Hash256)> = None;
         for ((_, id), s) in self.statements.iter() {
-            if let Some((inc, rank)) = s.statement.precedence() {
-                let k = (inc, rank, s.statement.effective_ms(), *id);
-                if top.is_none_or(|t| k > t) {
-                    top = Some(k);
-                }
-            }
             if let Statement::Join(j) = &s.statement {
                 let k = (j.incarnation, j.at_ms, *id);
                 if jk.is_none_or(|t| k > t) {
                     jk = Some(k);
+                }
+            }
+        }
+        // The deciding statement: highest precedence, and of equals the earliest (then the
+        // smallest id), which is the one no other statement dominates.
+        let mut top: Option<(u64, Rank, u64, Hash256)> = None;
+        for ((_, id), s) in self.statements.iter() {
+            if let Some((inc, rank)) = s.statement.precedence() {
+                let k = (inc, rank, s.statement.effective_ms(), *id);
+                let better = top.is_none_or(|t| {
+                    (k.0, k.1, core::cmp::Reverse(k.2), core::cmp::Reverse(k.3))
+                        > (t.0, t.1, core::cmp::Reverse(t.2), core::cmp::Reverse(t.3))
+                });
+                if better {
+                    top = Some(k);
                 }
             }
         }
@@ -211,15 +224,55 @@ impl Member {
                 self.join = j.clone();
             }
         }
+        // The latest join is shared whatever its rank: it carries the key.
+        self.dominated = dominated(&self.statements);
+        self.dominated.retain(|id| *id != self.join_key.2);
         self.summary = Summary::default();
         self.last_ms = 0;
         for ((_, id), s) in self.statements.iter() {
-            self.summary.count += 1;
-            self.summary.xor ^= prefix(id);
+            if !self.dominated.contains(id) {
+                self.summary.count += 1;
+                self.summary.xor ^= prefix(id);
+            }
             self.last_ms = self.last_ms.max(s.statement.at_ms());
         }
         dropped
     }
+}
+
+/// Ids of the status statements that change neither status nor uptime: those after which, in
+/// [`accrued_ms`]'s time order, a statement of at least their precedence has already taken
+/// effect. Uptime depends only on the statements that raise the running maximum precedence when
+/// taken in time order (an equal-time pair only splits one online stretch in two), and status
+/// only on the maximum, so a node holding just the others computes the same status and uptime.
+/// A dominated statement stays dominated in any larger set, and whatever dominates it is itself
+/// undominated or dominated by an undominated one, so the undominated statements of a union are
+/// the undominated statements of the union of the parts' undominated statements: anti-entropy
+/// can compare and ship those alone and still converge. This keeps the dozens of suspicions and
+/// failure declarations that a dead member draws (one per prober) from each being sent to, and
+/// verified by, every node: the entries converge on the first of each.
+fn dominated(statements: &Entries) -> Vec<Hash256> {
+    // Time order, and at equal times the higher precedence first (as `accrued_ms` takes them).
+    type TimeOrder = (u64, core::cmp::Reverse<(u64, Rank)>, Hash256);
+    let mut order: Vec<TimeOrder> = statements
+        .iter()
+        .filter_map(|((t, id), s)| {
+            s.statement
+                .precedence()
+                .map(|p| (*t, core::cmp::Reverse(p), *id))
+        })
+        .collect();
+    order.sort_unstable();
+    let mut best: Option<(u64, Rank)> = None;
+    let mut out = Vec::new();
+    for (_, core::cmp::Reverse(p), id) in order {
+        if best.is_some_and(|b| b >= p) {
+            out.push(id);
+        } else {
+            best = Some(p);
+        }
+    }
+    out
 }
 
 fn prefix(id: &Hash256) -> u64 {
@@ -311,6 +364,26 @@ impl Pool {
             .is_some_and(|m| m.statements.contains_key(&(at, *id)))
     }
 
+    /// Whether a status statement of precedence `p` taking effect at `at` (id `id`) about
+    /// `subject` would be dominated in the entry held (see [`dominated`]): it would change
+    /// neither the status nor the uptime this pool computes, nor be shared by anti-entropy.
+    pub(crate) fn dominated_by_entry(
+        &self,
+        subject: &NodeId,
+        p: (u64, Rank),
+        at: u64,
+        id: &Hash256,
+    ) -> bool {
+        let Some(m) = self.members.get(subject) else {
+            return false;
+        };
+        m.statements.iter().any(|((t, other), s)| {
+            s.statement
+                .precedence()
+                .is_some_and(|q| q >= p && (*t < at || (*t == at && (q > p || other < id))))
+        })
+    }
+
     /// Inserts a verified statement with id `id`. Statements about a node the pool does not
     /// know are only accepted if they are its join. Returns what changed, `None` if nothing.
     pub(crate) fn insert(&mut self, id: Hash256, s: Signed) -> Option<Change> {
@@ -363,6 +436,7 @@ impl Pool {
             statements: Entries(vec![(key, s)]),
             top: (0, Rank::Alive, 0, Hash256::ZERO),
             join_key: (0, 0, Hash256::ZERO),
+            dominated: Vec::new(),
             summary: Summary::default(),
             last_ms: 0,
         };
@@ -569,6 +643,32 @@ mod tests {
         }
 
         #[test]
+        fn shared_statements_decide_status_and_uptime(
+            items in arb_items(), from in 0u64..1200, len in 0u64..1200
+        ) {
+            // Anti-entropy ships and compares only the undominated statements (and the latest
+            // join): a node holding just those must compute what the holder computes.
+            let ks = keys();
+            let p = pool_of(&ks, &items, 32);
+            let i = Interval::new(from, from + len);
+            for (n, m) in p.iter() {
+                let shared: Vec<Signed> = m.entry().map(|(_, s)| s.clone()).collect();
+                prop_assert!(shared.len() <= m.statements.len());
+                let mut q = Pool::new(100, 32);
+                // The latest join first, as a receiver needs the key before the rest.
+                let (joins, rest): (Vec<Signed>, Vec<Signed>) = shared
+                    .into_iter()
+                    .partition(|s| matches!(s.statement, Statement::Join(_)));
+                for s in joins.into_iter().rev().chain(rest) {
+                    q.insert_trusted(s);
+                }
+                prop_assert_eq!(q.member(n), p.member(n));
+                prop_assert_eq!(q.uptime_ms(n, i), p.uptime_ms(n, i));
+                prop_assert_eq!(q.summary(n), p.summary(n));
+            }
+        }
+
+        #[test]
         fn insertion_order_does_not_matter(items in arb_items(), seed in any::<u64>()) {
             let ks = keys();
             let p1 = pool_of(&ks, &items, 6);
@@ -602,6 +702,37 @@ mod tests {
         assert_eq!(p.member(&n).map(|m| m.status), Some(Status::Alive));
         p.insert_trusted(statement(&ks, (3, 0, 1, 1, 50)));
         assert_eq!(p.member(&n).map(|m| m.status), Some(Status::Failed));
+    }
+
+    #[test]
+    fn later_suspicions_and_failures_are_held_but_not_shared() {
+        let ks = keys();
+        let mut p = Pool::new(10, 32);
+        let n = ks[0].node_id();
+        p.insert_trusted(statement(&ks, (0, 0, 0, 0, 10)));
+        p.insert_trusted(statement(&ks, (2, 0, 1, 0, 30)));
+        let one = p.summary(&n);
+        // A second suspicion, later: same status, same uptime, nothing new to share.
+        p.insert_trusted(statement(&ks, (2, 0, 2, 0, 40)));
+        assert_eq!(p.summary(&n), one);
+        assert_eq!(p.get(&n).map(|m| m.entry().count()), Some(2));
+        // An earlier one replaces it as the shared suspicion.
+        p.insert_trusted(statement(&ks, (2, 0, 3, 0, 20)));
+        assert_eq!(p.get(&n).map(|m| m.entry().count()), Some(2));
+        assert_ne!(p.summary(&n), one);
+        // Two failures: the one whose evidence starts earliest stops the clock and is shared.
+        p.insert_trusted(statement(&ks, (3, 0, 1, 0, 60)));
+        p.insert_trusted(statement(&ks, (3, 0, 2, 0, 50)));
+        let shared: Vec<u64> = p
+            .get(&n)
+            .map(|m| m.entry().map(|(_, s)| s.statement.effective_ms()).collect())
+            .unwrap_or_default();
+        assert_eq!(shared, vec![10, 20, 50]);
+        assert_eq!(p.member(&n).map(|m| m.status), Some(Status::Failed));
+        assert_eq!(p.uptime_ms(&n, Interval::new(0, 100)), 40);
+        assert!(p.dominated_by_entry(&n, (0, Rank::Failed), 55, &Hash256([9; 32])));
+        assert!(!p.dominated_by_entry(&n, (0, Rank::Failed), 45, &Hash256([9; 32])));
+        assert!(!p.dominated_by_entry(&n, (1, Rank::Alive), 99, &Hash256([9; 32])));
     }
 
     #[test]

@@ -251,17 +251,17 @@ impl Signed {
         Ok(hash::blake3(&bytes))
     }
 
-    /// Checks the signature under `key`, which must be the author's.
+    /// Checks the signature under `key`, which must be the author's, by
+    /// [`subspace_crypto::verify_batch`]'s rule (a batch of one), the rule every statement is
+    /// checked by whether it arrives alone or in a batch, so that all nodes accept the same
+    /// statements.
     pub fn verify(&self, key: &PublicKey) -> Result<()> {
         if key.node_id() != self.statement.author() {
             return Err(GossipError::BadSignature);
         }
-        key.verify(
-            domain::GOSSIP,
-            &self.statement.signing_bytes()?,
-            &self.signature,
-        )
-        .map_err(|_| GossipError::BadSignature)
+        let bytes = self.statement.signing_bytes()?;
+        subspace_crypto::verify_batch(domain::GOSSIP, &[(key, &bytes, &self.signature)])
+            .map_err(|_| GossipError::BadSignature)
     }
 
     /// Encoded size in bytes (for budgets), computed without encoding; a unit test checks it

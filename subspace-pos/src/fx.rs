@@ -2,6 +2,7 @@
 
 use crate::bits::{BitWriter, hash_bits};
 use crate::constants::{EXTRA_BITS, EXTRA_BITS_POW, K_B, K_BC, K_C, VECTOR_LENS};
+use crate::lanes::{LANES, Simd, hash_lanes};
 
 /// `(2m + parity)^2 mod kC` for each parity and m, the C-group offset of match target m.
 const fn squares() -> [[u16; EXTRA_BITS_POW]; 2] {
@@ -98,33 +99,110 @@ fn shl256(hi: u128, lo: u128, s: u32) -> (u128, u128) {
     }
 }
 
-/// Matches evaluated per [`fx_lanes`] call.
-pub(crate) const LANES: usize = 8;
-
-/// [`fx`] for up to [`LANES`] matches of one table: `inputs[i]` is
-/// `(y_left, meta_left, meta_right)`; lanes past `n` are ignored. Same results as [`fx`],
-/// without [`BitWriter`]: the input is composed with 128-bit shifts. The batch shape is
-/// where a multi-lane BLAKE3 would go; today each lane is one `blake3::hash` call, because a
-/// portable 8-lane compression written here was not vectorised on baseline x86-64 (no
-/// vector rotate in SSE2) and ran slower than the crate's single-block AVX-512 path.
-pub(crate) fn fx_lanes(
-    k: u8,
+/// The parameters of f_t that are the same for every match of one table.
+#[derive(Clone, Copy)]
+struct Shape {
     t: usize,
-    inputs: &[(u64, u128, u128); LANES],
-    n: usize,
-) -> [(u64, u128); LANES] {
-    let in_bits = meta_bits(k, t - 1);
-    let y_bits = u32::from(k) + EXTRA_BITS;
-    let total = y_bits + 2 * in_bits;
-    debug_assert!(total <= 256);
-    let len = total.div_ceil(8) as usize;
-    let out_bits = meta_bits(k, t);
-    let mut out = [(0u64, 0u128); LANES];
-    for (o, &(y, ml, mr)) in out.iter_mut().zip(inputs.iter()).take(n) {
-        // y ‖ meta_l ‖ meta_r as one big-endian bit string, left-aligned in 256 bits.
-        let (h1, l1) = shl256(0, u128::from(y), 2 * in_bits);
-        let (h2, l2) = shl256(0, ml, in_bits);
-        let (hi, lo) = shl256(h1 | h2, l1 | l2 | mr, 256 - total);
+    in_bits: u32,
+    y_bits: u32,
+    out_bits: u32,
+    total: u32,
+}
+
+impl Shape {
+    fn new(k: u8, t: usize) -> Shape {
+        let in_bits = meta_bits(k, t - 1);
+        let y_bits = u32::from(k) + EXTRA_BITS;
+        let total = y_bits + 2 * in_bits;
+        // k <= MAX_PLOT_K = 25: 31 + 2 · 100 bits at most, so one 32-byte block.
+        debug_assert!(total <= 256);
+        Shape {
+            t,
+            in_bits,
+            y_bits,
+            out_bits: meta_bits(k, t),
+            total,
+        }
+    }
+
+    /// y ‖ meta_l ‖ meta_r as one big-endian bit string, left-aligned in 256 bits (hi, lo).
+    #[inline(always)]
+    fn input(&self, y: u64, ml: u128, mr: u128) -> (u128, u128) {
+        let (h1, l1) = shl256(0, u128::from(y), 2 * self.in_bits);
+        let (h2, l2) = shl256(0, ml, self.in_bits);
+        shl256(h1 | h2, l1 | l2 | mr, 256 - self.total)
+    }
+
+    /// The result from the first 160 bits of the hash (`head`: bits 0..128, `next`: 128..160).
+    #[inline(always)]
+    fn output(&self, head: u128, next: u32, ml: u128, mr: u128) -> (u32, u128) {
+        let y = (head >> (128 - self.y_bits)) as u32;
+        let meta = match self.t {
+            2 | 3 => (ml << self.in_bits) | mr,
+            4..=6 => {
+                // y_bits + out_bits <= 31 + 100 bits: the first 160 bits suffice (y_bits < 32).
+                let bits = (head << self.y_bits) | (u128::from(next) >> (32 - self.y_bits));
+                bits >> (128 - self.out_bits)
+            }
+            _ => 0,
+        };
+        (y, meta)
+    }
+}
+
+/// [`fx`] for the matches of one table, in batches: the inputs are composed with 128-bit
+/// shifts instead of a bit writer and hashed [`LANES`] at a time when the tables are built
+/// at a SIMD level (one at a time with the `blake3` crate on CPUs without AVX2).
+#[derive(Clone, Copy)]
+pub(crate) struct FxBatch {
+    shape: Shape,
+    lanes: bool,
+}
+
+impl FxBatch {
+    /// f_t (t in 2..=7) for space parameter `k`, hashing at `simd`'s level.
+    pub(crate) fn new(k: u8, t: usize, simd: Simd) -> FxBatch {
+        FxBatch {
+            shape: Shape::new(k, t),
+            lanes: !matches!(simd, Simd::None),
+        }
+    }
+
+    /// Evaluates every match in `back` (positions of the two children in `ys` and `metas`,
+    /// the left one first), appending the results' y to `out_y` and, for t < 7, their
+    /// metadata to `out_meta`. Same results as [`fx`]. Call it inside [`Simd::run`] of the
+    /// level given to [`FxBatch::new`], or the lanes are not vectorised.
+    #[inline(always)]
+    pub(crate) fn eval(
+        &self,
+        ys: &[u32],
+        metas: &[u128],
+        back: &[[u32; 2]],
+        out_y: &mut Vec<u32>,
+        out_meta: &mut Vec<u128>,
+    ) {
+        if self.lanes {
+            fx_matches_lanes(self.shape, ys, metas, back, out_y, out_meta);
+        } else {
+            fx_matches_scalar(self.shape, ys, metas, back, out_y, out_meta);
+        }
+    }
+}
+
+/// [`FxBatch::eval`] one input at a time through the `blake3` crate.
+fn fx_matches_scalar(
+    shape: Shape,
+    ys: &[u32],
+    metas: &[u128],
+    back: &[[u32; 2]],
+    out_y: &mut Vec<u32>,
+    out_meta: &mut Vec<u128>,
+) {
+    let len = shape.total.div_ceil(8) as usize;
+    for &[l, r] in back {
+        let (l, r) = (l as usize, r as usize);
+        let (ml, mr) = (metas[l], metas[r]);
+        let (hi, lo) = shape.input(u64::from(ys[l]), ml, mr);
         let mut bytes = [0u8; 32];
         bytes[..16].copy_from_slice(&hi.to_be_bytes());
         bytes[16..].copy_from_slice(&lo.to_be_bytes());
@@ -132,21 +210,50 @@ pub(crate) fn fx_lanes(
         let h = hash.as_bytes();
         let mut head = [0u8; 16];
         head.copy_from_slice(&h[..16]);
-        let head = u128::from_be_bytes(head);
-        let y = (head >> (128 - y_bits)) as u64;
-        let meta = match t {
-            2 | 3 => (ml << in_bits) | mr,
-            4..=6 => {
-                // y_bits + out_bits <= 31 + 100 bits: the first 160 bits suffice (y_bits < 32).
-                let next = u128::from(u32::from_be_bytes([h[16], h[17], h[18], h[19]]));
-                let bits = (head << y_bits) | (next >> (32 - y_bits));
-                bits >> (128 - out_bits)
-            }
-            _ => 0,
-        };
-        *o = (y, meta);
+        let next = u32::from_be_bytes([h[16], h[17], h[18], h[19]]);
+        let (y, meta) = shape.output(u128::from_be_bytes(head), next, ml, mr);
+        out_y.push(y);
+        if shape.t < 7 {
+            out_meta.push(meta);
+        }
     }
-    out
+}
+
+/// [`FxBatch::eval`] with [`LANES`] inputs per compression; inlined into [`Simd::run`] so the
+/// lane loops compile to the detected vector instructions.
+#[inline(always)]
+fn fx_matches_lanes(
+    shape: Shape,
+    ys: &[u32],
+    metas: &[u128],
+    back: &[[u32; 2]],
+    out_y: &mut Vec<u32>,
+    out_meta: &mut Vec<u128>,
+) {
+    let len = shape.total.div_ceil(8);
+    for group in back.chunks(LANES) {
+        let mut block = [[0u32; LANES]; 8];
+        for (lane, &[l, r]) in group.iter().enumerate() {
+            let (l, r) = (l as usize, r as usize);
+            let (hi, lo) = shape.input(u64::from(ys[l]), metas[l], metas[r]);
+            // Message words are little-endian: byte-swapped 32-bit slices of the bit string.
+            for w in 0..4 {
+                block[w][lane] = ((hi >> (96 - 32 * w)) as u32).swap_bytes();
+                block[w + 4][lane] = ((lo >> (96 - 32 * w)) as u32).swap_bytes();
+            }
+        }
+        let h = hash_lanes(&block, len);
+        for (lane, &[l, r]) in group.iter().enumerate() {
+            let word = |w: usize| u128::from(h[w][lane].swap_bytes());
+            let head = (word(0) << 96) | (word(1) << 64) | (word(2) << 32) | word(3);
+            let (l, r) = (l as usize, r as usize);
+            let (y, meta) = shape.output(head, h[4][lane].swap_bytes(), metas[l], metas[r]);
+            out_y.push(y);
+            if shape.t < 7 {
+                out_meta.push(meta);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -169,7 +276,7 @@ mod tests {
     }
 
     #[test]
-    fn lanes_agree_with_single_fx() {
+    fn batches_agree_with_single_fx() {
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = || {
             seed ^= seed << 13;
@@ -185,19 +292,29 @@ mod tests {
                 } else {
                     (1u128 << mb) - 1
                 };
-                let mut inputs = [(0u64, 0u128, 0u128); LANES];
-                for i in inputs.iter_mut() {
-                    let wide = |a: u64, b: u64| (u128::from(a) << 64) | u128::from(b);
-                    *i = (
-                        next() >> (64 - u32::from(k) - EXTRA_BITS),
-                        wide(next(), next()) & mask,
-                        wide(next(), next()) & mask,
-                    );
-                }
-                for n in [LANES, 3] {
-                    let got = fx_lanes(k, t, &inputs, n);
-                    for (g, i) in got.iter().zip(inputs.iter()).take(n) {
-                        assert_eq!(*g, fx(k, t, i.0, i.1, i.2), "k {k} t {t}");
+                let n = 3 * LANES + 5; // whole groups and a partial one
+                let ys: Vec<u32> = (0..n)
+                    .map(|_| (next() >> (64 - u32::from(k) - EXTRA_BITS)) as u32)
+                    .collect();
+                let metas: Vec<u128> = (0..n)
+                    .map(|_| ((u128::from(next()) << 64) | u128::from(next())) & mask)
+                    .collect();
+                let back: Vec<[u32; 2]> = (0..n)
+                    .map(|_| [(next() % n as u64) as u32, (next() % n as u64) as u32])
+                    .collect();
+                for simd in [Simd::detect(), Simd::None] {
+                    let (mut oy, mut om) = (Vec::new(), Vec::new());
+                    let batch = FxBatch::new(k, t, simd);
+                    simd.run(|| batch.eval(&ys, &metas, &back, &mut oy, &mut om));
+                    assert_eq!(oy.len(), n);
+                    assert_eq!(om.len(), if t < 7 { n } else { 0 });
+                    for (i, &[l, r]) in back.iter().enumerate() {
+                        let (l, r) = (l as usize, r as usize);
+                        let (y, meta) = fx(k, t, u64::from(ys[l]), metas[l], metas[r]);
+                        assert_eq!(u64::from(oy[i]), y, "k {k} t {t} {simd:?}");
+                        if t < 7 {
+                            assert_eq!(om[i], meta, "k {k} t {t} {simd:?}");
+                        }
                     }
                 }
             }

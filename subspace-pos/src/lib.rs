@@ -7,6 +7,7 @@ mod error;
 mod f1;
 mod fx;
 mod id;
+mod lanes;
 mod park;
 mod pledge;
 mod plot;

@@ -98,7 +98,8 @@ impl Plotter {
             .map_err(|e| PosError::Threads(e.to_string()))?;
         let path = path.as_ref();
         pool.install(|| {
-            let tables = Tables::generate_in_current_pool(plot_id, self.k, &mut progress)?;
+            let mut tables = Tables::generate_in_current_pool(plot_id, self.k, &mut progress)?;
+            tables.finish_with(&mut progress);
             report(&mut progress, Phase::Write, 0);
             let info = write_plot(&tables, path)?;
             report(&mut progress, Phase::Done, 0);

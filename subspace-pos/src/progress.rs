@@ -27,13 +27,15 @@ pub struct Progress {
     pub fraction: f32,
 }
 
-/// Fractions of the whole job at the start of each step, from measured k = 20 runs.
+/// Fractions of the whole job at the start of each step, from measured k = 20 runs on two
+/// threads (three plots, 2026-12-02, with the 16-lane f2..f7).
 pub(crate) fn fraction(phase: Phase, table: u8) -> f32 {
     match phase {
-        Phase::Forward => f32::from(table.saturating_sub(1)) * 0.11,
-        Phase::Prune => 0.77,
-        Phase::Sort => 0.80 + f32::from(table.saturating_sub(1)) * 0.02,
-        Phase::Write => 0.94,
+        Phase::Forward if table <= 1 => 0.0,
+        Phase::Forward => 0.03 + f32::from(table - 2) * 0.10,
+        Phase::Prune => 0.60,
+        Phase::Sort => 0.66 + f32::from(table.saturating_sub(1)) * 0.025,
+        Phase::Write => 0.84,
         Phase::Done => 1.0,
     }
 }

@@ -1,30 +1,68 @@
-//! Forward propagation of the seven tables in memory, pruning, and the plot-ordered result.
+//! Forward propagation of the seven tables in memory, and (once, on demand) pruning and the
+//! plot-ordered form that proving and the plot file need.
+
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
 use crate::constants::{EXTRA_BITS, EXTRA_BITS_POW, K_BC, MAX_PLOT_K, MIN_K};
 use crate::error::PosError;
 use crate::f1::F1;
-use crate::fx::{LANES, fx_lanes, is_match, match_targets};
+use crate::fx::{FxBatch, is_match, match_targets};
 use crate::id::{Challenge, PlotId};
+use crate::lanes::{LANES, Simd};
 use crate::progress::{Phase, Progress, report};
 use crate::proof::{Proof, Quality};
 use crate::prover::{self, Layout};
 use crate::sort::{bits_for, radix_sort};
 
+/// Size of the matching map: a power of two above kBC = 15113.
+const RMAP_LEN: usize = 1 << 14;
+const RMAP_MASK: usize = RMAP_LEN - 1;
+const _: () = assert!(RMAP_LEN as u64 >= K_BC);
+
 /// x values per f1 work item: enough keystream per call to amortise the cipher setup.
 const F1_CHUNK: usize = 1 << 14;
 
-/// A complete plot in memory: the six pair tables and table 7, pruned and in plot order.
+/// The seven tables of one plot in memory.
+///
+/// [`Tables::generate`] is forward propagation only, the part every implementation of the
+/// construction does and benchmarks compare: f1 for every x, then matching and f2..f7, each
+/// table keeping every match. Proving needs more: back-propagation drops the entries that do
+/// not lead to table 7, and each table is re-sorted into plot order. That step runs once, on
+/// the rayon pool it is called from: explicitly with [`Tables::finish`] (which also frees the
+/// forward tables), or on the first call to [`Tables::qualities`], [`Tables::prove`] or
+/// [`Tables::table_sizes`]. The [`crate::Plotter`] does both steps and writes the file.
+#[derive(Clone, Debug)]
+pub struct Tables {
+    plot_id: PlotId,
+    k: u8,
+    /// Forward propagation's output; emptied by [`Tables::finish`].
+    forward: Forward,
+    /// The pruned, plot-ordered tables, built once from `forward`.
+    stored: OnceLock<Stored>,
+}
+
+/// Every match of forward propagation, before pruning.
+#[derive(Clone, Debug, Default)]
+struct Forward {
+    /// x of each table-1 entry, in the order table 2's children refer to.
+    xs: Vec<u32>,
+    /// `backs[i]`: the two children (positions in forward table i + 1) of each entry of
+    /// forward table i + 2, for tables 2..=7.
+    backs: Vec<Vec<[u32; 2]>>,
+    /// The (k + 6)-bit y of each forward table-7 entry.
+    y7: Vec<u32>,
+}
+
+/// The pruned tables in plot order.
 ///
 /// Table `t` (1..=6) holds, for each entry, the positions of its two children in table
 /// `t - 1` (for table 1: the two x values), smaller first, and is sorted by (larger, smaller),
 /// chiapos's line-point order. Table 7 holds each f7 value (its top k bits) with the position
 /// of its entry in table 6, sorted by f7. Entries that do not lead to table 7 are gone.
 #[derive(Clone, Debug)]
-pub struct Tables {
-    plot_id: PlotId,
-    k: u8,
+struct Stored {
     pairs: [Vec<[u32; 2]>; 6],
     f7: Vec<u32>,
     p7: Vec<u32>,
@@ -49,17 +87,17 @@ struct Part {
 }
 
 impl Tables {
-    /// Builds all seven tables for `plot_id` and `k` on one thread.
+    /// Forward propagation of all seven tables for `plot_id` and `k` on one thread.
     pub fn generate(plot_id: &PlotId, k: u8) -> Result<Tables, PosError> {
         Tables::generate_with(plot_id, k, 1, &mut |_| {})
     }
 
-    /// Builds all seven tables using `threads` worker threads (0 means all cores).
+    /// Forward propagation using `threads` worker threads (0 means all cores).
     pub fn generate_threads(plot_id: &PlotId, k: u8, threads: usize) -> Result<Tables, PosError> {
         Tables::generate_with(plot_id, k, threads, &mut |_| {})
     }
 
-    /// Builds the tables on `threads` threads (0: all cores), reporting progress.
+    /// Forward propagation on `threads` threads (0: all cores), reporting progress.
     pub fn generate_with(
         plot_id: &PlotId,
         k: u8,
@@ -73,7 +111,7 @@ impl Tables {
         pool.install(|| Tables::generate_in_current_pool(plot_id, k, progress))
     }
 
-    /// Builds the tables on the rayon pool this is called from (the plotter's).
+    /// Forward propagation on the rayon pool this is called from (the plotter's).
     pub(crate) fn generate_in_current_pool(
         plot_id: &PlotId,
         k: u8,
@@ -82,7 +120,35 @@ impl Tables {
         if !(MIN_K..=MAX_PLOT_K).contains(&k) {
             return Err(PosError::UnsupportedK(k));
         }
-        Ok(build(plot_id, k, progress))
+        Ok(Tables {
+            plot_id: *plot_id,
+            k,
+            forward: forward(plot_id, k, progress),
+            stored: OnceLock::new(),
+        })
+    }
+
+    /// Prunes and sorts into plot order now, on the current rayon pool, and frees the forward
+    /// tables. Without it, the first [`Tables::qualities`] or [`Tables::prove`] does the same
+    /// work (keeping the forward tables).
+    pub fn finish(&mut self) {
+        self.finish_with(&mut |_| {});
+    }
+
+    /// [`Tables::finish`], reporting the prune and sort phases.
+    pub(crate) fn finish_with(&mut self, progress: &mut (dyn FnMut(Progress) + Send)) {
+        if self.stored.get().is_none() {
+            let stored = finish(self.k, &self.forward, progress);
+            // Just checked empty, and `&mut self` keeps anyone else from filling it.
+            let _ = self.stored.set(stored);
+        }
+        self.forward = Forward::default();
+    }
+
+    /// The pruned, plot-ordered tables, built on first use.
+    fn stored(&self) -> &Stored {
+        self.stored
+            .get_or_init(|| finish(self.k, &self.forward, &mut |_| {}))
     }
 
     /// The plot id these tables were built for.
@@ -95,24 +161,27 @@ impl Tables {
         self.k
     }
 
-    /// Number of entries in each table 1..=7 after pruning.
+    /// Number of entries in each table 1..=7 after pruning (prunes first if not done yet).
     pub fn table_sizes(&self) -> [usize; 7] {
+        let stored = self.stored();
         let mut out = [0; 7];
-        for (o, t) in out.iter_mut().zip(self.pairs.iter()) {
+        for (o, t) in out.iter_mut().zip(stored.pairs.iter()) {
             *o = t.len();
         }
-        out[6] = self.f7.len();
+        out[6] = stored.f7.len();
         out
     }
 
-    /// Quality strings of every proof this plot has for `challenge`, without building the proofs.
+    /// Quality strings of every proof this plot has for `challenge`, without building the
+    /// proofs (prunes first if not done yet).
     pub fn qualities(&self, challenge: &Challenge) -> Vec<Quality> {
         // Tables built by `generate` are consistent by construction, so the prover cannot
         // fail here; an empty answer is the safe reading of an impossible error.
         prover::qualities(self, challenge).unwrap_or_default()
     }
 
-    /// Every full proof this plot has for `challenge`, in the same order as [`Tables::qualities`].
+    /// Every full proof this plot has for `challenge`, in the same order as
+    /// [`Tables::qualities`] (prunes first if not done yet).
     pub fn prove(&self, challenge: &Challenge) -> Vec<Proof> {
         prover::prove(self, challenge).unwrap_or_default()
     }
@@ -120,11 +189,12 @@ impl Tables {
 
 impl Tables {
     pub(crate) fn pair_tables(&self) -> &[Vec<[u32; 2]>; 6] {
-        &self.pairs
+        &self.stored().pairs
     }
 
     pub(crate) fn table7(&self) -> (&[u32], &[u32]) {
-        (&self.f7, &self.p7)
+        let s = self.stored();
+        (&s.f7, &s.p7)
     }
 }
 
@@ -138,18 +208,21 @@ impl Layout for Tables {
     }
 
     fn f7_matches(&self, target: u64) -> Result<Vec<u32>, PosError> {
-        let start = self.f7.partition_point(|&f| u64::from(f) < target);
-        let end = self.f7.partition_point(|&f| u64::from(f) <= target);
-        Ok(self.p7[start..end].to_vec())
+        let s = self.stored();
+        let start = s.f7.partition_point(|&f| u64::from(f) < target);
+        let end = s.f7.partition_point(|&f| u64::from(f) <= target);
+        Ok(s.p7[start..end].to_vec())
     }
 
     fn first_f7_in(&self, lo: u64, hi: u64) -> Result<Option<u64>, PosError> {
-        let i = self.f7.partition_point(|&f| u64::from(f) < lo);
-        Ok(self.f7.get(i).map(|&f| u64::from(f)).filter(|&f| f < hi))
+        let f7 = &self.stored().f7;
+        let i = f7.partition_point(|&f| u64::from(f) < lo);
+        Ok(f7.get(i).map(|&f| u64::from(f)).filter(|&f| f < hi))
     }
 
     fn pair(&self, table: usize, pos: u32) -> Result<[u32; 2], PosError> {
-        self.pairs
+        self.stored()
+            .pairs
             .get(table.wrapping_sub(1))
             .and_then(|t| t.get(pos as usize))
             .copied()
@@ -157,32 +230,31 @@ impl Layout for Tables {
     }
 }
 
-fn build(plot_id: &PlotId, k: u8, progress: &mut (dyn FnMut(Progress) + Send)) -> Tables {
+/// Forward propagation: table 1 from f1, then tables 2..=7 by matching and f2..f7.
+fn forward(plot_id: &PlotId, k: u8, progress: &mut (dyn FnMut(Progress) + Send)) -> Forward {
     report(progress, Phase::Forward, 1);
     let mut level = table1(plot_id, k);
     let xs: Vec<u32> = level.metas.par_iter().map(|&x| x as u32).collect();
     let mut backs: Vec<Vec<[u32; 2]>> = Vec::with_capacity(6);
-    let mut last = Part::default();
+    let mut y7 = Vec::new();
     for t in 2..=7 {
         report(progress, Phase::Forward, t as u8);
         let parts = match_and_hash(k, t, &level);
         if t == 7 {
-            last = Part {
-                ys: parts.iter().flat_map(|p| p.ys.iter().copied()).collect(),
-                metas: Vec::new(),
-                back: parts.iter().flat_map(|p| p.back.iter().copied()).collect(),
-            };
+            y7 = parts.iter().flat_map(|p| p.ys.iter().copied()).collect();
+            backs.push(parts.iter().flat_map(|p| p.back.iter().copied()).collect());
             break;
         }
         level = group_by_bucket(k, &parts, true);
         backs.push(std::mem::take(&mut level.back));
     }
-    drop(level);
-    backs.push(last.back);
-    let ys = last.ys;
+    Forward { xs, backs, y7 }
+}
+
+/// Back-propagation and the plot-order sorts.
+fn finish(k: u8, forward: &Forward, progress: &mut (dyn FnMut(Progress) + Send)) -> Stored {
     report(progress, Phase::Prune, 0);
-    let stored = prune(&xs, &backs);
-    drop(backs);
+    let stored = prune(&forward.xs, &forward.backs);
     let mut pairs: [Vec<[u32; 2]>; 6] = Default::default();
     let mut map: Vec<u32> = Vec::new();
     let mut prev_len = 1u64 << k;
@@ -196,7 +268,8 @@ fn build(plot_id: &PlotId, k: u8, progress: &mut (dyn FnMut(Progress) + Send)) -
     report(progress, Phase::Sort, 7);
     // Table 7: every forward table-7 entry is stored table 6's entry of the same index.
     let pos_bits = bits_for(prev_len);
-    let mut t7: Vec<u64> = ys
+    let mut t7: Vec<u64> = forward
+        .y7
         .iter()
         .zip(map.iter())
         .map(|(&y, &p)| (u64::from(y >> EXTRA_BITS) << pos_bits) | u64::from(p))
@@ -205,13 +278,7 @@ fn build(plot_id: &PlotId, k: u8, progress: &mut (dyn FnMut(Progress) + Send)) -
     let mask = (1u64 << pos_bits) - 1;
     let f7 = t7.iter().map(|v| (v >> pos_bits) as u32).collect();
     let p7 = t7.iter().map(|v| (v & mask) as u32).collect();
-    Tables {
-        plot_id: *plot_id,
-        k,
-        pairs,
-        f7,
-        p7,
-    }
+    Stored { pairs, f7, p7 }
 }
 
 /// Number of buckets for (k + 6)-bit y values.
@@ -341,6 +408,8 @@ fn match_and_hash(k: u8, t: usize, prev: &Level) -> Vec<Part> {
     let tasks = (rayon::current_num_threads() * 8).max(1);
     let per = nb.div_ceil(tasks).max(1);
     let keep_meta = t < 7;
+    let simd = Simd::detect();
+    let fx = FxBatch::new(k, t, simd);
     let (ys, metas, starts) = (&prev.ys, &prev.metas, &prev.starts);
     (0..nb.div_ceil(per))
         .into_par_iter()
@@ -350,75 +419,92 @@ fn match_and_hash(k: u8, t: usize, prev: &Level) -> Vec<Part> {
             let last = starts[b1.max(b0).min(nb)] as usize;
             // About one match per left entry: reserve that much so the loop never regrows.
             let cap = (last - first) + (last - first) / 16 + 64;
-            let mut back: Vec<[u32; 2]> = Vec::with_capacity(cap);
+            let mut out = Part {
+                ys: Vec::with_capacity(cap),
+                metas: Vec::with_capacity(if keep_meta { cap } else { 0 }),
+                back: Vec::with_capacity(cap),
+            };
+            let back = &mut out.back;
             // rmap[y % kBC]: 1 + the first right-bucket entry with that value; chain links
             // further entries with the same value (rare, but possible). u16 keeps rmap in L1
             // (30 KB); buckets hold ~236 entries, and one too big for u16 (never seen, but
             // not impossible) goes through the direct check instead.
-            let mut rmap = vec![0u16; K_BC as usize];
+            // Indexed with `& RMAP_MASK` (a no-op: values of y % kBC are below 2^14), so the
+            // 64 probes per left entry need no bounds checks and can be gathered in vectors.
+            let mut rmap = Box::new([0u16; RMAP_LEN]);
             let mut chain: Vec<u16> = Vec::new();
             let mut targets = [0u16; EXTRA_BITS_POW];
-            for b in b0..b1 {
-                let (ls, rs, re) = (
-                    starts[b] as usize,
-                    starts[b + 1] as usize,
-                    starts[b + 2] as usize,
-                );
-                if ls == rs || rs == re {
-                    continue;
-                }
-                let base = (b as u32 + 1) * K_BC as u32;
-                if re - rs >= usize::from(u16::MAX) {
-                    for (l, &yl) in ys.iter().enumerate().take(rs).skip(ls) {
-                        for (r, &yr) in ys.iter().enumerate().take(re).skip(rs) {
-                            if is_match(u64::from(yl), u64::from(yr)) {
-                                back.push([l as u32, r as u32]);
+            // Matching and hashing run compiled for the SIMD level, and each bucket's matches
+            // are hashed (in whole groups of LANES) while its entries are still in cache.
+            simd.run(
+                #[inline(always)]
+                || {
+                    let mut hashed = 0;
+                    for b in b0..b1 {
+                        let (ls, rs, re) = (
+                            starts[b] as usize,
+                            starts[b + 1] as usize,
+                            starts[b + 2] as usize,
+                        );
+                        if ls == rs || rs == re {
+                            continue;
+                        }
+                        let base = (b as u32 + 1) * K_BC as u32;
+                        if re - rs >= usize::from(u16::MAX) {
+                            for (l, &yl) in ys.iter().enumerate().take(rs).skip(ls) {
+                                for (r, &yr) in ys.iter().enumerate().take(re).skip(rs) {
+                                    if is_match(u64::from(yl), u64::from(yr)) {
+                                        back.push([l as u32, r as u32]);
+                                    }
+                                }
+                            }
+                            continue;
+                        }
+                        chain.clear();
+                        chain.resize(re - rs, 0);
+                        for (i, &y) in ys[rs..re].iter().enumerate() {
+                            let slot = &mut rmap[(y - base) as usize & RMAP_MASK];
+                            chain[i] = *slot;
+                            *slot = i as u16 + 1;
+                        }
+                        for (l, &yl) in ys.iter().enumerate().take(rs).skip(ls) {
+                            match_targets(u64::from(yl), &mut targets);
+                            // All 64 probes first (branch-free), then only the hits (about
+                            // one per left entry), in target order as before.
+                            let mut hits = [0u16; EXTRA_BITS_POW];
+                            for (h, &target) in hits.iter_mut().zip(targets.iter()) {
+                                *h = rmap[usize::from(target) & RMAP_MASK];
+                            }
+                            let mut found = 0u64;
+                            for (m, &h) in hits.iter().enumerate() {
+                                found |= u64::from(h != 0) << m;
+                            }
+                            while found != 0 {
+                                let m = found.trailing_zeros() as usize;
+                                found &= found - 1;
+                                let mut c = hits[m];
+                                while c != 0 {
+                                    back.push([l as u32, (rs + c as usize - 1) as u32]);
+                                    c = chain[c as usize - 1];
+                                }
                             }
                         }
-                    }
-                    continue;
-                }
-                chain.clear();
-                chain.resize(re - rs, 0);
-                for (i, &y) in ys[rs..re].iter().enumerate() {
-                    let slot = &mut rmap[(y - base) as usize];
-                    chain[i] = *slot;
-                    *slot = i as u16 + 1;
-                }
-                for (l, &yl) in ys.iter().enumerate().take(rs).skip(ls) {
-                    match_targets(u64::from(yl), &mut targets);
-                    for &target in &targets {
-                        let mut c = rmap[usize::from(target)];
-                        while c != 0 {
-                            back.push([l as u32, (rs + c as usize - 1) as u32]);
-                            c = chain[c as usize - 1];
+                        for &y in &ys[rs..re] {
+                            rmap[(y - base) as usize & RMAP_MASK] = 0;
                         }
+                        // The next bucket is this one's right side: read its metadata in
+                        // order now, so the hashing's scattered reads of it hit the cache
+                        // (the hardware prefetcher follows a sequential scan, not those).
+                        if let Some(next) = metas.get(re..starts[(b + 3).min(nb)] as usize) {
+                            std::hint::black_box(next.iter().fold(0u128, |a, &m| a ^ m));
+                        }
+                        let ready = back.len() - (back.len() - hashed) % LANES;
+                        fx.eval(ys, metas, &back[hashed..ready], &mut out.ys, &mut out.metas);
+                        hashed = ready;
                     }
-                }
-                for &y in &ys[rs..re] {
-                    rmap[(y - base) as usize] = 0;
-                }
-            }
-            let mut out = Part {
-                ys: Vec::with_capacity(back.len()),
-                metas: Vec::with_capacity(if keep_meta { back.len() } else { 0 }),
-                back: Vec::new(),
-            };
-            let mut inputs = [(0u64, 0u128, 0u128); LANES];
-            for group in back.chunks(LANES) {
-                for (input, &[l, r]) in inputs.iter_mut().zip(group) {
-                    let (l, r) = (l as usize, r as usize);
-                    *input = (u64::from(ys[l]), metas[l], metas[r]);
-                }
-                let results = fx_lanes(k, t, &inputs, group.len());
-                for &(y, meta) in &results[..group.len()] {
-                    out.ys.push(y as u32);
-                    if keep_meta {
-                        out.metas.push(meta);
-                    }
-                }
-            }
-            out.back = back;
+                    fx.eval(ys, metas, &back[hashed..], &mut out.ys, &mut out.metas);
+                },
+            );
             out
         })
         .collect()
@@ -593,9 +679,33 @@ mod tests {
         let id = PlotId::from_bytes([9; 32]);
         let a = Tables::generate(&id, 13).unwrap();
         let b = Tables::generate_threads(&id, 13, 2).unwrap();
+        assert_eq!(a.forward.backs, b.forward.backs);
+        assert_eq!(a.forward.y7, b.forward.y7);
+        let (sa, sb) = (a.stored(), b.stored());
+        assert_eq!(sa.pairs, sb.pairs);
+        assert_eq!(sa.f7, sb.f7);
+        assert_eq!(sa.p7, sb.p7);
+    }
+
+    #[test]
+    fn finish_and_first_use_store_the_same_tables() {
+        let id = PlotId::from_bytes([5; 32]);
+        let lazy = Tables::generate(&id, 13).unwrap();
+        let mut eager = lazy.clone();
+        assert!(
+            eager.stored.get().is_none(),
+            "generate is forward propagation only"
+        );
+        eager.finish();
+        assert!(
+            eager.forward.backs.is_empty(),
+            "finish frees the forward tables"
+        );
+        let (a, b) = (lazy.stored(), eager.stored());
         assert_eq!(a.pairs, b.pairs);
         assert_eq!(a.f7, b.f7);
         assert_eq!(a.p7, b.p7);
+        assert!(!lazy.forward.backs.is_empty());
     }
 
     #[test]
