@@ -923,3 +923,73 @@ impl ChainService {
         self.chain.propose(&keypair, answer, ts, &inputs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Message;
+    use proptest::prelude::*;
+
+    fn sample(kind: u8, n: usize, byte: u8) -> ChainMessage {
+        match kind % 6 {
+            0 => ChainMessage::Block(vec![byte; n]),
+            1 => ChainMessage::Tx(vec![byte; n]),
+            2 => ChainMessage::Tip {
+                height: n as u64,
+                work: u128::from(byte) << 70,
+                hash: BlockHash::from_bytes([byte; 32]),
+            },
+            3 => ChainMessage::GetBlocks {
+                locator: vec![BlockHash::from_bytes([byte; 32]); n % (MAX_LOCATOR + 1)],
+            },
+            4 => ChainMessage::Blocks(vec![vec![byte; 3]; n % (MAX_BLOCKS_PER_REPLY + 1)]),
+            _ => ChainMessage::Usage(UsageClaim::new(
+                &Keypair::from_seed(&[byte; 32]),
+                ContractId::from_bytes([byte; 32]),
+                n as u64,
+                7,
+            )),
+        }
+    }
+
+    #[test]
+    fn oversized_lists_are_refused_by_the_decoder() {
+        let long = ChainMessage::GetBlocks {
+            locator: vec![BlockHash::from_bytes([1; 32]); MAX_LOCATOR + 1],
+        };
+        let bytes = Message::Chain(long).encode().unwrap();
+        assert!(Message::decode(&bytes).is_err());
+        let many = ChainMessage::Blocks(vec![vec![]; MAX_BLOCKS_PER_REPLY + 1]);
+        assert!(Message::decode(&Message::Chain(many).encode().unwrap()).is_err());
+    }
+
+    #[test]
+    fn usage_claims_verify_only_for_the_owner_and_unaltered() {
+        let owner = Keypair::from_seed(&[4; 32]);
+        let mut c = UsageClaim::new(&owner, ContractId::from_bytes([1; 32]), 500, 9);
+        c.verify(&owner.public()).unwrap();
+        assert!(c.verify(&Keypair::from_seed(&[5; 32]).public()).is_err());
+        c.bytes_used = 501;
+        assert!(c.verify(&owner.public()).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn chain_messages_round_trip(kind in any::<u8>(), n in 0usize..80, byte in any::<u8>()) {
+            let m = Message::Chain(sample(kind, n, byte));
+            prop_assert_eq!(Message::decode(&m.encode().unwrap()).unwrap(), m);
+        }
+
+        #[test]
+        fn mutated_chain_messages_give_a_typed_result(
+            kind in any::<u8>(), n in 0usize..80, byte in any::<u8>(),
+            at in any::<usize>(), val in any::<u8>(), cut in 0usize..16,
+        ) {
+            let mut b = Message::Chain(sample(kind, n, byte)).encode().unwrap();
+            let i = at % b.len();
+            b[i] = val;
+            b.truncate(b.len().saturating_sub(cut));
+            let _ = Message::decode(&b);
+        }
+    }
+}
