@@ -203,15 +203,7 @@ fn three_run_processes_put_through_one_get_through_another() {
 
     // 2.5 MiB of pseudo-random bytes: three chunks and a manifest.
     let file = root.join("sample.bin");
-    let mut data = vec![0u8; 5 << 19];
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    for b in data.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    std::fs::write(&file, &data).unwrap();
+    let data = process::pseudo_random_file(&file, 5 << 19, 0x9E37_79B9_7F4A_7C15);
     let put = cli(
         &dirs[0],
         &["put", file.to_str().unwrap(), "--public", "--json"],

@@ -96,15 +96,7 @@ fn five_processes_survive_two_sigkilled_holders_and_a_restarted_node_catches_up(
 
     // 5 MiB of pseudo-random bytes: five chunks and a manifest, three replicas each.
     let file = root.join("five.bin");
-    let mut data = vec![0u8; 5 << 20];
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    for b in data.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    std::fs::write(&file, &data).unwrap();
+    let data = process::pseudo_random_file(&file, 5 << 20, 0x2545_F491_4F6C_DD1D);
     let put = cli(
         &dirs[0],
         &["put", file.to_str().unwrap(), "--public", "--json"],

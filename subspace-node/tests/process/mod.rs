@@ -142,3 +142,17 @@ impl Running {
         interrupt(&mut self.child, Duration::from_secs(20))
     }
 }
+
+/// Writes `len` pseudo-random bytes (xorshift from `seed`, non-zero) to `path` and returns them.
+pub fn pseudo_random_file(path: &Path, len: usize, seed: u64) -> Vec<u8> {
+    let mut data = vec![0u8; len];
+    let mut x = seed;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(path, &data).unwrap();
+    data
+}
