@@ -415,6 +415,9 @@ impl ChainService {
         {
             return false;
         }
+        if let Some(c) = &self.contracts {
+            c.set_used(claim.contract, claim.bytes_used);
+        }
         self.usage.insert(claim.contract, claim.clone());
         true
     }

@@ -170,6 +170,7 @@ impl UsageClaim {
 #[derive(Clone, Debug, Default)]
 pub struct ChainContracts {
     inner: Arc<RwLock<BTreeMap<ContractId, DataContractState>>>,
+    used: Arc<RwLock<BTreeMap<ContractId, u64>>>,
 }
 
 impl ChainContracts {
@@ -185,6 +186,24 @@ impl ChainContracts {
             .map(|(id, c)| (*id, c.clone()))
             .collect();
         *self.inner.write().unwrap_or_else(|p| p.into_inner()) = map;
+    }
+
+    /// Records the latest bytes its owner claims `contract` holds (all replicas).
+    pub fn set_used(&self, contract: ContractId, bytes: u64) {
+        self.used
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(contract, bytes);
+    }
+
+    /// The bytes the owner last claimed `contract` holds (0 without a claim).
+    pub fn used(&self, contract: &ContractId) -> u64 {
+        self.used
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(contract)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// A contract of the snapshot.
@@ -238,6 +257,14 @@ impl ContractValidator for ChainLedger {
                 "record above the contract's reserved size".into(),
             ));
         }
+        // The owner's own node refuses a put that would overflow the reservation; a host
+        // checks against the owner's last usage claim (which trails the owner by one put).
+        let used = self.chain.used(contract);
+        if u128::from(used.saturating_add(stored_len)) > c.network_bytes() {
+            return Err(RecordError::Contract(
+                "contract full: its owner claims the whole reservation".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -245,5 +272,45 @@ impl ContractValidator for ChainLedger {
 impl ContractLedger for ChainLedger {
     fn record_receipts(&self, key: RecordKey, receipts: &[Receipt]) {
         self.fallback.record_receipts(key, receipts);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_check_owner_writers_expiry_size_and_claimed_usage() {
+        let (owner, writer, other) = (
+            Keypair::from_seed(&[1; 32]).public(),
+            Keypair::from_seed(&[2; 32]).public(),
+            Keypair::from_seed(&[3; 32]).public(),
+        );
+        let id = ContractId::from_bytes([7; 32]);
+        let contracts = ChainContracts::new();
+        contracts.inner.write().unwrap().insert(
+            id,
+            DataContractState {
+                owner,
+                reserved_bytes: 1000,
+                replication: 3,
+                expires: 500,
+                writers: vec![owner, writer],
+                state_record: RecordKey::from_bytes([0; 32]),
+            },
+        );
+        let ledger = ChainLedger::new(contracts.clone(), MemoryLedger::new());
+        assert!(ledger.check_contract(&id, &owner, 1000, 10).is_ok());
+        assert!(ledger.check_contract(&id, &writer, 10, 10).is_ok());
+        assert!(ledger.check_contract(&id, &other, 10, 10).is_err());
+        assert!(ledger.check_contract(&id, &owner, 1001, 10).is_err());
+        assert!(ledger.check_contract(&id, &owner, 10, 500).is_err());
+        // The owner claims 2,500 of its 3,000 bytes: 500 more fit, 501 do not.
+        contracts.set_used(id, 2500);
+        assert!(ledger.check_contract(&id, &owner, 500, 10).is_ok());
+        assert!(ledger.check_contract(&id, &owner, 501, 10).is_err());
+        // Unknown to the chain and to the config: refused.
+        let unknown = ContractId::from_bytes([8; 32]);
+        assert!(ledger.check_contract(&unknown, &owner, 1, 10).is_err());
     }
 }

@@ -340,6 +340,31 @@ impl<S: RecordStore> Host<S> {
         Ok(id)
     }
 
+    /// Why a put of this host's own record would exceed its chain contract's reservation
+    /// (bytes already stored, all replicas, plus this record's R replicas), if it would.
+    fn over_reservation(&self, record: &Record, len: u64) -> Option<String> {
+        if *record.owner() != self.keypair.public() {
+            return None;
+        }
+        let contract = record.contract();
+        let c = self
+            .chain
+            .as_ref()?
+            .chain()
+            .state()
+            .data_contract(contract)?
+            .clone();
+        let used = self.usage.get(contract).copied().unwrap_or(0);
+        let after = used.saturating_add(len.saturating_mul(self.cfg.replicas as u64));
+        (u128::from(after) > c.network_bytes()).then(|| {
+            format!(
+                "beyond the contract's reserved size: {used} of {} bytes used (all replicas), this record needs {}",
+                c.network_bytes(),
+                after - used
+            )
+        })
+    }
+
     /// Adds `bytes` (all replicas) to this owner's tally for `contract` and, if the chain
     /// holds that contract, claims the new total. The tally counts every successful put (a
     /// new version of a mutable record counts again), so it errs high, within the
@@ -492,6 +517,10 @@ impl<S: RecordStore> Host<S> {
                 return op;
             }
         };
+        if let Some(why) = self.over_reservation(record, bytes.len() as u64) {
+            self.fail_put_op(op, PutStep::Contract, &why);
+            return op;
+        }
         // Random peer sampling picks the coordinator.
         let Some(coordinator) = self.gossip.sample(1, &mut self.rng).first().copied() else {
             self.fail_put_op(op, PutStep::Coordinator, "no live peer to coordinate");

@@ -311,10 +311,19 @@ fn hosts_pledge_clients_reserve_and_the_nexus_pays_hosts() {
             .build(&owner, &mut sim.rng)
             .unwrap()
     };
-    let (small, big) = (build(10_000), build(100_000));
+    let (small, big, more) = (build(10_000), build(100_000), build(10_000));
     let op = sim.put(client, &small);
     match sim.wait(client, op, Duration::from_secs(60)) {
         Completion::Put(Ok(r)) => assert_eq!(r.len(), 3),
+        other => panic!("seed 54: {other:?}"),
+    }
+    // 30 kB of the 48 KiB reserved (all replicas) are used: another 30 kB does not fit.
+    let op = sim.put(client, &more);
+    match sim.wait(client, op, Duration::from_secs(60)) {
+        Completion::Put(Err(NodeError::PutFailed {
+            step: PutStep::Contract,
+            reason,
+        })) => assert!(reason.contains("reserved size"), "{reason}"),
         other => panic!("seed 54: {other:?}"),
     }
     let op = sim.put(client, &big);
