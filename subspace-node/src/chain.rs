@@ -40,6 +40,9 @@ use crate::contracts::{ChainContracts, ContractTerms, UsageClaim, build_data_con
 
 /// Most hashes in one catch-up locator.
 pub const MAX_LOCATOR: usize = 64;
+/// Blocks whose farmers may store archive records ([`crate::archive`]).
+pub const RECENT_FARMER_BLOCKS: usize = 256;
+
 /// Most blocks in one catch-up reply.
 pub const MAX_BLOCKS_PER_REPLY: usize = 64;
 
@@ -209,6 +212,12 @@ pub struct ChainService {
     contracts: Option<ChainContracts>,
     /// The latest valid usage claim per data contract.
     usage: BTreeMap<ContractId, UsageClaim>,
+    /// Archive keys of blocks (see [`crate::archive`]), computed on demand.
+    archive_keys: BTreeMap<BlockHash, subspace_crypto::RecordKey>,
+    /// Archive records of this farmer's blocks, for the host to store.
+    archive_out: VecDeque<Block>,
+    /// Farmers of the blocks inserted last.
+    recent_farmers: VecDeque<PublicKey>,
 }
 
 impl std::fmt::Debug for ChainService {
@@ -246,6 +255,9 @@ impl ChainService {
             requested_at: None,
             contracts: None,
             usage: BTreeMap::new(),
+            archive_keys: BTreeMap::new(),
+            archive_out: VecDeque::new(),
+            recent_farmers: VecDeque::new(),
         };
         s.refresh_stats();
         s
@@ -436,6 +448,44 @@ impl ChainService {
                 })
             })
             .fold(0u64, u64::saturating_add)
+    }
+
+    /// The archive key of block `hash` (its linked immutable record on SSDB; see
+    /// [`crate::archive`]), computed from the stored blocks back to the nearest block whose key
+    /// is known (genesis at worst) and remembered.
+    pub fn archive_key(&mut self, hash: &BlockHash) -> Option<subspace_crypto::RecordKey> {
+        let mut path = Vec::new();
+        let mut cur = *hash;
+        let mut parent_key = loop {
+            if let Some(k) = self.archive_keys.get(&cur) {
+                break Some(*k);
+            }
+            let block = self.chain.store().block(&cur).ok()??;
+            let parent = block.header.parent;
+            let genesis = block.header.height == 0;
+            path.push((cur, block));
+            if genesis {
+                break None;
+            }
+            cur = parent;
+        };
+        for (h, b) in path.into_iter().rev() {
+            let k = crate::archive::archive_key(&b, parent_key).ok()?;
+            self.archive_keys.insert(h, k);
+            parent_key = Some(k);
+        }
+        if self.archive_keys.len() > 100_000 {
+            self.archive_keys.pop_first();
+        }
+        parent_key
+    }
+
+    /// Output: a block this node farmed whose archive record the host should store now that
+    /// it is on the best chain, with its parent's archive key.
+    pub fn poll_archive(&mut self) -> Option<(Block, Option<subspace_crypto::RecordKey>)> {
+        let block = self.archive_out.pop_front()?;
+        let parent = self.archive_key(&block.header.parent);
+        Some((block, parent))
     }
 
     /// The chain (state, store, fork choice).
@@ -700,6 +750,14 @@ impl ChainService {
                 self.mempool.remove(&id);
             }
         }
+        // Farmers of the last RECENT_FARMER_BLOCKS blocks (any branch) may archive them.
+        self.recent_farmers.push_back(block.header.farmer);
+        while self.recent_farmers.len() > RECENT_FARMER_BLOCKS {
+            self.recent_farmers.pop_front();
+        }
+        if let Some(c) = &self.contracts {
+            c.set_farmers(self.recent_farmers.iter().copied().collect());
+        }
         self.refresh_stats();
     }
 
@@ -867,8 +925,11 @@ impl ChainService {
                 if let Ok(h) = block.hash() {
                     self.seen.insert(*h.as_bytes(), self.cfg.max_seen);
                 }
-                if self.offer(now, None, block) {
+                if self.offer(now, None, block.clone()) {
                     self.stats.blocks_farmed += 1;
+                    if self.archive_out.len() < 64 {
+                        self.archive_out.push_back(block);
+                    }
                     tracing::info!(height = self.stats.height, "farmed a block");
                     self.relay(ChainMessage::Block(bytes), None, peers);
                 }

@@ -171,6 +171,7 @@ impl UsageClaim {
 pub struct ChainContracts {
     inner: Arc<RwLock<BTreeMap<ContractId, DataContractState>>>,
     used: Arc<RwLock<BTreeMap<ContractId, u64>>>,
+    farmers: Arc<RwLock<std::collections::BTreeSet<PublicKey>>>,
 }
 
 impl ChainContracts {
@@ -186,6 +187,19 @@ impl ChainContracts {
             .map(|(id, c)| (*id, c.clone()))
             .collect();
         *self.inner.write().unwrap_or_else(|p| p.into_inner()) = map;
+    }
+
+    /// Replaces the set of recent farmers (whose archive records hosts accept).
+    pub fn set_farmers(&self, farmers: std::collections::BTreeSet<PublicKey>) {
+        *self.farmers.write().unwrap_or_else(|p| p.into_inner()) = farmers;
+    }
+
+    /// Whether `key` farmed one of the recent blocks.
+    pub fn is_recent_farmer(&self, key: &PublicKey) -> bool {
+        self.farmers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(key)
     }
 
     /// Records the latest bytes its owner claims `contract` holds (all replicas).
@@ -239,6 +253,17 @@ impl ContractValidator for ChainLedger {
         stored_len: u64,
         now: u64,
     ) -> Result<(), RecordError> {
+        if *contract == crate::archive::ARCHIVE_CONTRACT {
+            // Archive records: only from a farmer of a recent block (the record size limit
+            // bounds each one).
+            return if self.chain.is_recent_farmer(owner) {
+                Ok(())
+            } else {
+                Err(RecordError::Contract(
+                    "chain archive records only from recent farmers".into(),
+                ))
+            };
+        }
         let Some(c) = self.chain.get(contract) else {
             return self
                 .fallback

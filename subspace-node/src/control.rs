@@ -448,6 +448,7 @@ async fn status(ctx: &ControlContext) -> Response {
             "farming_plots": c.plots,
             "cos": c.cos.map(|v| v.to_string()),
             "recent_farmers": c.recent_farmers,
+            "archive_key": c.archive_key.map(|k| k.to_string()),
         })),
     }))
 }

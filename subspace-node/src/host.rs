@@ -713,6 +713,16 @@ impl<S: RecordStore> Host<S> {
                 progressed = true;
                 self.send_message(to, &Message::Chain(m));
             }
+            while let Some((block, parent)) = self.chain.as_mut().and_then(|c| c.poll_archive()) {
+                progressed = true;
+                match crate::archive::archive_record(&self.keypair, &block, parent, &mut self.rng) {
+                    Ok(record) => {
+                        // Stored like any put; its completion is nobody's client operation.
+                        let _ = self.start_put(&record);
+                    }
+                    Err(e) => tracing::debug!(error = %e, "block not archived"),
+                }
+            }
             while let Some(ev) = self.dht.poll_event() {
                 progressed = true;
                 self.on_dht_event(now, ev);

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod archive;
 pub mod cache;
 pub mod chain;
 pub mod chain_store;

@@ -49,6 +49,8 @@ pub struct ChainStatus {
     pub plots: usize,
     /// The Cost of Storage at the tip (fixed point, 64 fractional bits), if published.
     pub cos: Option<u128>,
+    /// The tip's archive key: its linked immutable record on SSDB ([`crate::archive`]).
+    pub archive_key: Option<subspace_crypto::RecordKey>,
 }
 
 /// How many recent blocks [`ChainStatus::recent_farmers`] covers.
@@ -239,6 +241,10 @@ async fn run<S: RecordStore, T: Transport>(
                     gets.insert(op, tx);
                 }
                 Some(Command::Status(tx)) => {
+                    let archive = host.chain_mut().and_then(|c| {
+                        let tip = c.chain().state().tip().hash;
+                        c.archive_key(&tip)
+                    });
                     let _ = tx.send(NodeStatus {
                         id: host.id(),
                         live_members: host.gossip().live_members().len(),
@@ -254,6 +260,7 @@ async fn run<S: RecordStore, T: Transport>(
                                 .collect(),
                             plots: c.plots().map_or(0, |p| p.len()),
                             cos: c.chain().state().tip().cos.map(|c| c.0),
+                            archive_key: archive,
                         }),
                     });
                 }

@@ -138,6 +138,33 @@ fn farmers_build_one_chain_over_the_network() {
     let store = chain.chain().store();
     let tip = chain.stats().tip.unwrap();
     assert_eq!(store.block(&tip).unwrap().unwrap().header.height, height);
+
+    // History as linked immutable records on SSDB: the non-farming host fetches a block by its
+    // archive key from whoever holds it, then walks back through the parent keys.
+    let reader = *sim.ids().last().unwrap();
+    let (mut key, mut expect) = {
+        let h = &mut sim.hosts.get_mut(&reader).unwrap().0;
+        let c = h.chain_mut().unwrap();
+        let hash = c.chain().state().summary(height - 2).unwrap().hash;
+        (c.archive_key(&hash).unwrap(), hash)
+    };
+    for _ in 0..5 {
+        let op = sim.get(reader, key);
+        let record = match sim.wait(reader, op, Duration::from_secs(60)) {
+            Completion::Get(Ok(r)) => r,
+            other => panic!("seed 51: archive record {key} not fetched: {other:?}"),
+        };
+        let data = match record.payload() {
+            subspace_record::Payload::Plain(d) => d.clone(),
+            subspace_record::Payload::Sealed(_) => panic!("seed 51: a sealed archive record"),
+        };
+        let archived = subspace_node::archive::ArchivedBlock::decode(&data).unwrap();
+        let block = archived.block().unwrap();
+        assert_eq!(block.hash().unwrap(), expect, "seed 51");
+        assert_eq!(record.owner(), &block.header.farmer);
+        expect = block.header.parent;
+        key = archived.parent.unwrap();
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -57,13 +57,13 @@ fn devnet_stores_the_sample_farms_blocks_and_exits_cleanly() {
     let nodes = v["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 4);
     assert!(nodes.iter().all(|n| n["live_members"] == 4));
-    // R = 3 replicas of every chunk and the manifest, none on the client (node 0).
-    assert_eq!(nodes[0]["stored_records"], 0);
+    // R = 3 replicas of every chunk and the manifest (never on the client, node 0), and of
+    // the farmers' chain archive records: at least three hosts hold records.
     let hosting = nodes
         .iter()
         .filter(|n| n["stored_records"].as_u64().unwrap() > 0)
         .count();
-    assert_eq!(hosting, 3);
+    assert!(hosting >= 3, "{v}");
     // Every node is on the same chain of at least 8 blocks, farmed by more than one node.
     let height = v["chain"]["height"].as_u64().unwrap();
     assert!(height >= 8, "{v}");
