@@ -56,16 +56,21 @@ impl ArchivedBlock {
 /// The archive key of `block` whose parent's archive key is `parent`: the key of the public
 /// immutable record holding them (the digest of its data).
 pub fn archive_key(block: &Block, parent: Option<RecordKey>) -> Result<RecordKey> {
-    let data = ArchivedBlock {
+    let data = archive_data(block, parent)?;
+    Ok(RecordKey::from_bytes(
+        *Payload::Plain(data).digest().as_bytes(),
+    ))
+}
+
+/// The data of `block`'s archive record.
+fn archive_data(block: &Block, parent: Option<RecordKey>) -> Result<Vec<u8>> {
+    ArchivedBlock {
         block: block
             .encode()
             .map_err(|e| NodeError::InvalidRecord(e.to_string()))?,
         parent,
     }
-    .encode()?;
-    Ok(RecordKey::from_bytes(
-        *Payload::Plain(data).digest().as_bytes(),
-    ))
+    .encode()
 }
 
 /// The archive record of `block`, signed by its farmer.
@@ -75,13 +80,7 @@ pub fn archive_record(
     parent: Option<RecordKey>,
     rng: &mut impl rand_core::CryptoRngCore,
 ) -> Result<Record> {
-    let data = ArchivedBlock {
-        block: block
-            .encode()
-            .map_err(|e| NodeError::InvalidRecord(e.to_string()))?,
-        parent,
-    }
-    .encode()?;
+    let data = archive_data(block, parent)?;
     RecordBuilder::new(ARCHIVE_CONTRACT, farmer.public(), block.header.timestamp)
         .data(data)
         .public()

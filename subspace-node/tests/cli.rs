@@ -204,16 +204,7 @@ fn three_run_processes_put_through_one_get_through_another() {
     // 2.5 MiB of pseudo-random bytes: three chunks and a manifest.
     let file = root.join("sample.bin");
     let data = process::pseudo_random_file(&file, 5 << 19, 0x9E37_79B9_7F4A_7C15);
-    let put = cli(
-        &dirs[0],
-        &["put", file.to_str().unwrap(), "--public", "--json"],
-    );
-    assert!(
-        put.status.success(),
-        "{}",
-        String::from_utf8_lossy(&put.stderr)
-    );
-    let put = json(&put);
+    let put = process::put_public(&dirs[0], &file);
     assert_eq!(put["chunks"], 3);
     assert_eq!(put["replicas"], 2);
     let key = put["key"].as_str().unwrap().to_string();

@@ -97,16 +97,7 @@ fn five_processes_survive_two_sigkilled_holders_and_a_restarted_node_catches_up(
     // 5 MiB of pseudo-random bytes: five chunks and a manifest, three replicas each.
     let file = root.join("five.bin");
     let data = process::pseudo_random_file(&file, 5 << 20, 0x2545_F491_4F6C_DD1D);
-    let put = cli(
-        &dirs[0],
-        &["put", file.to_str().unwrap(), "--public", "--json"],
-    );
-    assert!(
-        put.status.success(),
-        "{}",
-        String::from_utf8_lossy(&put.stderr)
-    );
-    let put = json(&put);
+    let put = process::put_public(&dirs[0], &file);
     assert_eq!(put["replicas"], 3);
     let key = put["key"].as_str().unwrap().to_string();
 

@@ -156,3 +156,14 @@ pub fn pseudo_random_file(path: &Path, len: usize, seed: u64) -> Vec<u8> {
     std::fs::write(path, &data).unwrap();
     data
 }
+
+/// `put FILE --public --json` through the node running on `dir`; its JSON answer.
+pub fn put_public(dir: &Path, file: &Path) -> serde_json::Value {
+    let put = cli(dir, &["put", file.to_str().unwrap(), "--public", "--json"]);
+    assert!(
+        put.status.success(),
+        "{}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    json(&put)
+}
