@@ -300,7 +300,7 @@ impl ChainService {
             signature: Signature([0; 64]),
         });
         tx.sign(&[], Some(kp)).ok()?;
-        let id = ContractId::from_bytes(*tx.id().ok()?.0.as_bytes());
+        let id = ContractId(tx.id().ok()?.0);
         self.pending_host = Some((id, tx, 0));
         Some(id)
     }
@@ -391,7 +391,7 @@ impl ChainService {
     ) -> Result<ContractId, LedgerError> {
         let tx = build_data_contract(self.chain.state(), &self.cfg.params, owner, terms)?;
         let id = self.submit_transaction(tx, peers)?;
-        Ok(ContractId::from_bytes(*id.0.as_bytes()))
+        Ok(ContractId(id.0))
     }
 
     /// Records and broadcasts this node's claim of the bytes `contract` (owned by `owner`)
