@@ -100,7 +100,9 @@ fn devnet_stops_every_node_on_ctrl_c() {
     let mut child = Command::new(BIN)
         .arg("--data-dir")
         .arg(&root)
-        .args(["devnet", "--nodes", "3", "--pledge", "2MiB", "--json"])
+        // 3 x 6 plots: a challenge no plot answers stalls the chain (probability about
+        // e^-plots per block), which 3 x 2 plots made a real flake.
+        .args(["devnet", "--nodes", "3", "--pledge", "6MiB", "--json"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
