@@ -1,10 +1,11 @@
 //! Fork choice and reorganisations over a [`ChainStore`].
 //!
 //! **Fork choice**: the best chain has the most accumulated work (sum of its blocks'
-//! difficulties). Ties go to the tip with the better proof (lower quality value), then to the
-//! lower block hash, so every node picks the same tip. Siblings answer the same challenge at
-//! the same difficulty, so among them the best proof wins: nodes keep the best valid proposal
-//! per challenge.
+//! difficulties). Ties go to the tip in the earlier challenge slot (see
+//! [`crate::consensus`]), then to the better proof (lower quality value), then to the lower
+//! block hash, so every node picks the same tip. Siblings of one slot answer the same
+//! challenge at the same difficulty, so among them the best proof wins: nodes keep the best
+//! valid proposal per challenge.
 //!
 //! Blocks that extend the best tip are validated completely at once. A block on a side branch
 //! is stored after its header passes every rule its ancestors' headers decide (challenge,
@@ -18,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use subspace_crypto::{BlockHash, Keypair};
 
 use crate::block::Block;
-use crate::consensus::{derive_challenge, retarget};
+use crate::consensus::{retarget, slot_of};
 use crate::params::ConsensusParams;
 use crate::pos::ProofVerifier;
 use crate::state::{
@@ -55,6 +56,8 @@ struct Entry {
     quality: [u8; 32],
     timestamp: u64,
     difficulty: u64,
+    /// The challenge slot the block answered in (0 unless a whole slot passed without one).
+    slot: u64,
 }
 
 /// A chain: the best chain's state, an index of known blocks, and the store holding them.
@@ -88,6 +91,7 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
                 quality: genesis.header.quality,
                 timestamp: genesis.header.timestamp,
                 difficulty: params.initial_difficulty,
+                slot: 0,
             },
         );
         Ok(Chain {
@@ -196,6 +200,12 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
             quality: block.header.quality,
             timestamp: block.header.timestamp,
             difficulty: block.header.difficulty,
+            slot: slot_of(
+                parent.timestamp,
+                block.header.timestamp,
+                block.header.difficulty,
+                self.params.target_block_secs,
+            ),
         };
         if block.header.parent == self.state.tip().hash {
             let undo = match self.state.apply_block(&block, &self.params, &self.pos, now) {
@@ -256,7 +266,7 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
             cur = e.parent;
         }
         let window = p.challenge_window.min(height) as usize;
-        let challenge = derive_challenge(height, chain.iter().take(window).map(|e| &e.quality));
+        let ancestors = chain.iter().take(window).map(|e| e.quality).collect();
         let w = p.retarget_window;
         let difficulty = if !height.is_multiple_of(w) || height <= w {
             parent.difficulty
@@ -273,7 +283,7 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
         Ok(ExpectedHeader {
             height,
             parent_timestamp: parent.timestamp,
-            challenge,
+            ancestors,
             difficulty,
         })
     }
@@ -283,14 +293,16 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
         let Some(best) = self.index.get(&tip) else {
             return true;
         };
-        // More work; then the better proof (lower quality, as a 256-bit big-endian number);
-        // then the lower hash.
+        // More work; then the earlier slot; then the better proof (lower quality, as a
+        // 256-bit big-endian number); then the lower hash.
         (
             e.work,
+            std::cmp::Reverse(e.slot),
             std::cmp::Reverse(e.quality),
             std::cmp::Reverse(*hash),
         ) > (
             best.work,
+            std::cmp::Reverse(best.slot),
             std::cmp::Reverse(best.quality),
             std::cmp::Reverse(tip),
         )

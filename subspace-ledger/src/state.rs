@@ -346,11 +346,43 @@ impl ChainState {
         )
     }
 
-    /// Challenge the next block must answer.
+    /// Challenge the next block answers in slot 0 (stamped less than one slot after the tip;
+    /// see [`ChainState::challenge_in_slot`]).
     pub fn next_challenge(&self, params: &ConsensusParams) -> [u8; 32] {
+        self.challenge_in_slot(params, 0)
+    }
+
+    /// Challenge the next block answers when stamped in `slot` (see the [`consensus`] module:
+    /// after a whole slot without a block, the challenge moves on with the clock).
+    pub fn challenge_in_slot(&self, params: &ConsensusParams, slot: u64) -> [u8; 32] {
         let h = self.height() + 1;
         let n = params.challenge_window.min(h) as usize;
-        consensus::derive_challenge(h, self.history.iter().rev().take(n).map(|s| &s.quality))
+        consensus::derive_challenge(
+            h,
+            slot,
+            self.history.iter().rev().take(n).map(|s| &s.quality),
+        )
+    }
+
+    /// The slot a next block stamped `timestamp` falls in.
+    pub fn slot_at(&self, params: &ConsensusParams, timestamp: u64) -> u64 {
+        consensus::slot_of(
+            self.tip().timestamp,
+            timestamp,
+            self.next_difficulty(params),
+            params.target_block_secs,
+        )
+    }
+
+    /// Qualities of the blocks the next challenge derives from, nearest first.
+    fn recent_qualities(&self, params: &ConsensusParams) -> Vec<[u8; 32]> {
+        let n = params.challenge_window.min(self.height() + 1) as usize;
+        self.history
+            .iter()
+            .rev()
+            .take(n)
+            .map(|s| s.quality)
+            .collect()
     }
 
     // ----- validation -----
@@ -398,7 +430,7 @@ impl ChainState {
         let expected = ExpectedHeader {
             height: self.height() + 1,
             parent_timestamp: tip.timestamp,
-            challenge: self.next_challenge(params),
+            ancestors: self.recent_qualities(params),
             difficulty: self.next_difficulty(params),
         };
         check_header_against(h, &expected, params, pos, now)
@@ -937,7 +969,7 @@ impl ChainState {
             parent: self.tip().hash,
             height,
             timestamp,
-            challenge: self.next_challenge(params),
+            challenge: self.challenge_in_slot(params, self.slot_at(params, timestamp)),
             difficulty: self.next_difficulty(params),
             farmer: farmer.public(),
             plot_index: answer.plot_index,
@@ -1025,7 +1057,8 @@ impl ChainState {
 pub(crate) struct ExpectedHeader {
     pub(crate) height: u64,
     pub(crate) parent_timestamp: u64,
-    pub(crate) challenge: [u8; 32],
+    /// Qualities the challenge derives from (the parent's first).
+    pub(crate) ancestors: Vec<[u8; 32]>,
     pub(crate) difficulty: u64,
 }
 
@@ -1044,11 +1077,17 @@ pub(crate) fn check_header_against(
     if h.timestamp > now.saturating_add(params.max_future_drift_secs) {
         return Err(LedgerError::FutureTimestamp);
     }
-    if h.challenge != e.challenge {
-        return Err(LedgerError::BadChallenge);
-    }
     if h.difficulty != e.difficulty {
         return Err(LedgerError::BadDifficulty);
+    }
+    let slot = consensus::slot_of(
+        e.parent_timestamp,
+        h.timestamp,
+        h.difficulty,
+        params.target_block_secs,
+    );
+    if h.challenge != consensus::derive_challenge(h.height, slot, &e.ancestors) {
+        return Err(LedgerError::BadChallenge);
     }
     if h.k < params.min_k {
         return Err(LedgerError::BadProof);
@@ -1057,11 +1096,13 @@ pub(crate) fn check_header_against(
     if q != h.quality {
         return Err(LedgerError::BadProof);
     }
-    let earliest = e.parent_timestamp.saturating_add(consensus::deadline(
+    let earliest = consensus::earliest_timestamp(
+        e.parent_timestamp,
+        slot,
         &h.quality,
         h.difficulty,
         params.target_block_secs,
-    ));
+    );
     if h.timestamp < earliest {
         return Err(LedgerError::TooEarly);
     }

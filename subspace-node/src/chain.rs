@@ -17,7 +17,9 @@
 //! - **Farming.** On each new tip the best quality over the local plots for the next challenge
 //!   gives a deadline; when it passes and the tip is still the same, the farmer proves,
 //!   proposes a block with its mempool and broadcasts it. A better proof from another farmer
-//!   that arrives first wins by the fork-choice rule.
+//!   that arrives first wins by the fork-choice rule. When a whole challenge slot passes on the
+//!   same tip (no plot anywhere answered, see [`subspace_ledger::consensus`]), the farmer
+//!   answers the next slot's challenge, so the chain never waits for good.
 //! - **Hostile peers.** Blocks that fail validation are counted against their sender; after
 //!   [`ChainConfig::max_bad_blocks`] a peer's chain messages are ignored (the peer is not
 //!   disconnected: its storage role is judged by gossip, not here).
@@ -157,14 +159,20 @@ pub struct ChainStats {
 /// seconds), as this node's gossip accounting has it.
 pub type UptimeFn<'a> = &'a dyn Fn(&PublicKey, u64, u64) -> u64;
 
-/// The farmer's plan for the current tip.
+/// The farmer's plan for the current tip and challenge slot.
 #[derive(Clone, Debug)]
 struct Plan {
     tip: BlockHash,
+    /// The challenge slot (see [`subspace_ledger::consensus`]) the plan answers.
+    slot: u64,
+    /// That slot's challenge.
+    challenge: [u8; 32],
     /// The plot and quality to answer with, if any plot answered.
     answer: Option<(u64, [u8; 32])>,
     /// Unix second at which the proposal may be stamped.
     at: u64,
+    /// Unix second at which the next slot (and its challenge) begins.
+    slot_end: u64,
 }
 
 /// A bounded set that forgets its oldest entries first.
@@ -643,13 +651,18 @@ impl ChainService {
         }
     }
 
-    /// The Unix second at which [`ChainService::handle_timeout`] has work to do.
-    pub fn poll_timeout(&mut self) -> u64 {
+    /// The Unix second at which [`ChainService::handle_timeout`] has work to do, given the
+    /// clock's Unix seconds `now`.
+    pub fn poll_timeout(&mut self, now: u64) -> u64 {
         let mut t = self.next_tip_announce;
         if self.farmer.is_some() {
-            self.ensure_plan();
-            if let Some(p) = self.plan.as_ref().filter(|p| p.answer.is_some()) {
-                t = t.min(p.at);
+            self.ensure_plan(now);
+            if let Some(p) = &self.plan {
+                // A proposal to stamp, or a new challenge when the slot ends without a block.
+                t = t.min(p.slot_end);
+                if p.answer.is_some() {
+                    t = t.min(p.at);
+                }
             }
         }
         t
@@ -864,17 +877,26 @@ impl ChainService {
         self.relay(msg, None, &pool);
     }
 
-    fn ensure_plan(&mut self) {
-        let tip = self.chain.state().tip().hash;
-        if self.plan.as_ref().is_some_and(|p| p.tip == tip) {
-            return;
-        }
+    /// Makes the plan answer the tip and the slot `now` falls in: a tip that stays best for a
+    /// whole slot gets a fresh challenge, so a challenge no plot answered does not stop the
+    /// farmer (see [`subspace_ledger::consensus`]).
+    fn ensure_plan(&mut self, now: u64) {
         let Some((_, plots)) = &self.farmer else {
             return;
         };
         let params = &self.cfg.params;
         let state = self.chain.state();
-        let challenge = state.next_challenge(params);
+        let tip = state.tip();
+        let slot = state.slot_at(params, now);
+        if self
+            .plan
+            .as_ref()
+            .is_some_and(|p| p.tip == tip.hash && p.slot == slot)
+        {
+            return;
+        }
+        let difficulty = state.next_difficulty(params);
+        let challenge = state.challenge_in_slot(params, slot);
         let answer = match plots.best(&Challenge::from_bytes(challenge)) {
             Ok(Some((index, q))) => Some((index, q.to_bytes())),
             Ok(None) => None,
@@ -883,21 +905,36 @@ impl ChainService {
                 None
             }
         };
+        let t = params.target_block_secs;
         let at = answer.map_or(u64::MAX, |(_, q)| {
-            state.tip().timestamp.saturating_add(consensus::deadline(
-                &q,
-                state.next_difficulty(params),
-                params.target_block_secs,
-            ))
+            consensus::earliest_timestamp(tip.timestamp, slot, &q, difficulty, t)
         });
-        self.plan = Some(Plan { tip, answer, at });
+        let slot_end = tip.timestamp.saturating_add(
+            slot.saturating_add(1)
+                .saturating_mul(consensus::slot_secs(difficulty, t)),
+        );
+        if slot > 0 {
+            tracing::info!(
+                slot,
+                height = state.height() + 1,
+                "no block for a whole slot: farming the next challenge"
+            );
+        }
+        self.plan = Some(Plan {
+            tip: tip.hash,
+            slot,
+            challenge,
+            answer,
+            at,
+            slot_end,
+        });
     }
 
     fn farm(&mut self, now: u64, peers: &[NodeId], uptime: UptimeFn<'_>) {
         if self.farmer.is_none() {
             return;
         }
-        self.ensure_plan();
+        self.ensure_plan(now);
         let Some(plan) = self.plan.clone() else {
             return;
         };
@@ -907,13 +944,13 @@ impl ChainService {
         if now < plan.at {
             return;
         }
-        // One attempt per tip: whatever happens, do not retry this tip.
+        // One attempt per tip and slot: whatever happens, do not retry this one.
         self.plan = Some(Plan {
             answer: None,
             at: u64::MAX,
             ..plan
         });
-        match self.propose(now, index, quality, uptime) {
+        match self.propose(now, &plan, index, quality, uptime) {
             Ok(block) => {
                 let bytes = match block.encode() {
                     Ok(b) => b,
@@ -941,6 +978,7 @@ impl ChainService {
     fn propose(
         &mut self,
         now: u64,
+        plan: &Plan,
         index: u64,
         quality: [u8; 32],
         uptime: UptimeFn<'_>,
@@ -948,7 +986,7 @@ impl ChainService {
         let Some((keypair, plots)) = &self.farmer else {
             return Err(LedgerError::BadProof);
         };
-        let challenge = self.chain.state().next_challenge(&self.cfg.params);
+        let challenge = plan.challenge;
         let plot = plots.plot(index).ok_or(LedgerError::BadProof)?;
         let c = Challenge::from_bytes(challenge);
         let proof = plot
@@ -982,7 +1020,8 @@ impl ChainService {
             uptime: up,
             stored_bytes: self.stored_bytes(now),
         };
-        let ts = now.max(self.chain.state().tip().timestamp);
+        // Stamped within the plan's slot, so that the block answers the plan's challenge.
+        let ts = now.max(plan.at).min(plan.slot_end.saturating_sub(1));
         let keypair = keypair.clone();
         self.chain.propose(&keypair, answer, ts, &inputs)
     }

@@ -614,7 +614,7 @@ impl<S: RecordStore> Host<S> {
         if self
             .chain
             .as_mut()
-            .is_some_and(|c| c.poll_timeout() <= unix)
+            .is_some_and(|c| c.poll_timeout(unix) <= unix)
         {
             let peers = self.chain_peers();
             let gossip = &self.gossip;
@@ -638,7 +638,7 @@ impl<S: RecordStore> Host<S> {
         let chain = self.chain.as_mut().map(|c| {
             // The chain keeps Unix seconds: wake at the start of its second (or at once).
             let unix_ms = self.clock.unix_ms();
-            let due_ms = c.poll_timeout().saturating_mul(1000);
+            let due_ms = c.poll_timeout(unix_ms / 1000).saturating_mul(1000);
             self.clock.now() + Duration::from_millis(due_ms.saturating_sub(unix_ms))
         });
         let mut t = [self.dht.poll_timeout(), self.gossip.poll_timeout(), chain]

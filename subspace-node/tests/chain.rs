@@ -53,15 +53,34 @@ fn attach_chains_with(
     dir: &std::path::Path,
     host_interval: Option<u64>,
 ) -> Block {
-    let mut g = GenesisBuilder::new(UNIX_START, [7; 32]);
+    let genesis = genesis_for(sim, [7; 32]);
+    attach_chains_from(sim, &genesis, farmers, dir, host_interval, 2 << 20);
+    genesis
+}
+
+/// A genesis funding every host of `sim`, whose first challenges derive from `seed`.
+fn genesis_for(sim: &Sim, seed: [u8; 32]) -> Block {
+    let mut g = GenesisBuilder::new(UNIX_START, seed);
     for kp in sim.keys.values() {
         g = g.allocate(&kp.public(), ALLOC);
     }
-    let genesis = g.build(&params(), &Keypair::from_seed(&[9; 32])).unwrap();
+    g.build(&params(), &Keypair::from_seed(&[9; 32])).unwrap()
+}
+
+/// Gives every host a chain from `genesis`; the first `farmers` hosts farm k = 16 plots for
+/// `pledge` bytes (see [`attach_chains_with`] for `host_interval`).
+fn attach_chains_from(
+    sim: &mut Sim,
+    genesis: &Block,
+    farmers: usize,
+    dir: &std::path::Path,
+    host_interval: Option<u64>,
+    pledge: u64,
+) {
     let keys = sim.keys.clone();
     for (i, (id, (host, _))) in sim.hosts.iter_mut().enumerate() {
         let store = DynChainStore(Box::new(MemoryChainStore::new()));
-        let chain = Chain::new(&genesis, params(), store, SubspacePos::default()).unwrap();
+        let chain = Chain::new(genesis, params(), store, SubspacePos::default()).unwrap();
         let cfg = ChainConfig {
             params: params(),
             host_interval_secs: host_interval,
@@ -76,7 +95,7 @@ fn attach_chains_with(
                 dir.join(format!("{i}")),
                 &kp.public(),
                 16,
-                2 << 20,
+                pledge,
                 1,
                 |_, _| {},
             )
@@ -85,7 +104,6 @@ fn attach_chains_with(
         }
         host.set_chain(svc);
     }
-    genesis
 }
 
 fn tips(sim: &Sim) -> Vec<(NodeId, u64, subspace_crypto::BlockHash)> {
@@ -165,6 +183,62 @@ fn farmers_build_one_chain_over_the_network() {
         expect = block.header.parent;
         key = archived.parent.unwrap();
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_challenge_no_plot_answers_gives_way_to_the_next_slot() {
+    // One farmer with one plot, and a genesis whose first challenge that plot cannot answer
+    // (about 1 in e challenges): the chain must move on once a slot (N · T = 80 s) has passed.
+    let dir = scratch("slot");
+    let mut sim = Sim::new(54, 2, config(1));
+    let farmer = sim.ids()[0];
+    let pk = sim.keys[&farmer].public();
+    let probe = PlotSet::create(dir.join("probe"), &pk, 16, 3 << 19, 1, |_, _| {}).unwrap();
+    assert_eq!(probe.len(), 1);
+    let answers = |genesis: &Block, slot: u64| {
+        let store = MemoryChainStore::new();
+        let chain = Chain::new(genesis, params(), store, SubspacePos::default()).unwrap();
+        let c = chain.state().challenge_in_slot(&params(), slot);
+        probe
+            .best(&subspace_pos::Challenge::from_bytes(c))
+            .unwrap()
+            .is_some()
+    };
+    let genesis = (0u8..=255)
+        .map(|s| genesis_for(&sim, [s; 32]))
+        .find(|g| !answers(g, 0) && answers(g, 1))
+        .expect("a genesis whose slot-0 challenge the plot cannot answer");
+    drop(probe);
+    attach_chains_from(&mut sim, &genesis, 1, &dir, None, 3 << 19);
+    let slot = subspace_ledger::consensus::slot_secs(
+        params().initial_difficulty,
+        params().target_block_secs,
+    );
+    // Nothing can happen in slot 0.
+    sim.run_for(Duration::from_secs(slot - 5));
+    assert_eq!(assert_one_tip(&sim, "in slot 0"), 0);
+    // Slot 1 has an answer, due at most one slot after it opens.
+    sim.run_for(Duration::from_secs(slot + 10));
+    assert!(
+        assert_one_tip(&sim, "after slot 1") >= 1,
+        "seed 54: the chain did not move on"
+    );
+    let c = sim.hosts[&farmer].0.chain().unwrap();
+    let first = c.chain().state().summary(1).unwrap().hash;
+    let block = c.chain().store().block(&first).unwrap().unwrap();
+    let g = Chain::new(
+        &genesis,
+        params(),
+        MemoryChainStore::new(),
+        SubspacePos::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        block.header.challenge,
+        g.state().challenge_in_slot(&params(), 1)
+    );
+    assert!(block.header.timestamp >= UNIX_START + slot);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

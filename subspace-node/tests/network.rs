@@ -14,6 +14,9 @@ use subspace_crypto::Keypair;
 use subspace_ledger::{ConsensusParams, GenesisBuilder};
 use subspace_node::NetworkGenesis;
 
+/// Each node's pledge.
+const PLEDGE: &str = "16MiB";
+
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("subspace-net-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -48,10 +51,13 @@ fn five_processes_survive_two_sigkilled_holders_and_a_restarted_node_catches_up(
         "[storage]\nreplicas = 3\npor_layers = 1\n\n[[contract]]\nid = \"{contract}\"\nowner = \"{}\"\nmax_record_bytes = 1200000\n",
         keys[0]
     );
-    // One genesis for all: every node funded, a 2 s block target, about one proof per plot.
+    // One genesis for all: every node funded, a 2 s block target. Sixteen 1 MiB plots per
+    // node, about six of them reclaimed by the file's replicas: some 30 plots farm after two
+    // nodes die, so with difficulty 60 a block takes about 120 s / 31 ≈ 4 s and a challenge
+    // that no plot answers (probability about e^-30) does not happen.
     let params = ConsensusParams {
         target_block_secs: 2,
-        initial_difficulty: 40,
+        initial_difficulty: 60,
         ..ConsensusParams::default()
     };
     let now = std::time::SystemTime::now()
@@ -76,11 +82,15 @@ fn five_processes_survive_two_sigkilled_holders_and_a_restarted_node_catches_up(
         std::fs::write(d.join("genesis.bin"), &genesis).unwrap();
     }
 
-    let first = Running::start(&dirs[0], &["--farm"]);
+    let first = Running::start_pledged(&dirs[0], PLEDGE, &["--farm"]);
     let boot = first.listen();
     let mut nodes: Vec<Option<Running>> = vec![Some(first)];
     for d in &dirs[1..] {
-        nodes.push(Some(Running::start(d, &["--farm", "--bootstrap", &boot])));
+        nodes.push(Some(Running::start_pledged(
+            d,
+            PLEDGE,
+            &["--farm", "--bootstrap", &boot],
+        )));
     }
     for r in nodes.iter().flatten() {
         r.wait_until(
@@ -129,7 +139,7 @@ fn five_processes_survive_two_sigkilled_holders_and_a_restarted_node_catches_up(
         |s| s.is_some_and(|s| s["chain"]["height"].as_u64() >= Some(h_before + 2)),
         "the survivors to farm on",
     );
-    let restarted = Running::start(&dirs[1], &["--farm", "--bootstrap", &boot]);
+    let restarted = Running::start_pledged(&dirs[1], PLEDGE, &["--farm", "--bootstrap", &boot]);
     let (target, _) = height(nodes[0].as_ref().unwrap()).unwrap();
     restarted.wait_until(
         |s| s.is_some_and(|s| s["chain"]["height"].as_u64() >= Some(target)),

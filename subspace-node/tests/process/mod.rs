@@ -82,6 +82,23 @@ pub fn json(out: &Output) -> serde_json::Value {
 }
 
 /// A `run` child process that is killed if the test panics.
+/// The node's log (its stderr), appended across restarts, kept in its data directory so that
+/// a failing wait can show what the node was doing.
+fn log_file(dir: &Path) -> Stdio {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("node.log"))
+        .map_or_else(|_| Stdio::null(), Stdio::from)
+}
+
+/// The last `n` lines of the node's log.
+pub fn log_tail(dir: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 pub struct Running {
     pub child: Child,
     pub dir: PathBuf,
@@ -95,15 +112,21 @@ impl Drop for Running {
 }
 
 impl Running {
+    /// `run` with an 8 MiB pledge and `extra` arguments.
     pub fn start(dir: &Path, extra: &[&str]) -> Running {
+        Running::start_pledged(dir, "8MiB", extra)
+    }
+
+    /// `run --pledge pledge` with `extra` arguments, once its control channel answers.
+    pub fn start_pledged(dir: &Path, pledge: &str, extra: &[&str]) -> Running {
         let child = Command::new(BIN)
             .arg("--data-dir")
             .arg(dir)
-            .args(["run", "--listen", "127.0.0.1:0", "--pledge", "8MiB"])
+            .args(["run", "--listen", "127.0.0.1:0", "--pledge", pledge])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log_file(dir))
             .spawn()
             .unwrap();
         let r = Running {
@@ -127,7 +150,13 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("timed out waiting for {what} in {}", self.dir.display());
+        panic!(
+            "timed out waiting for {what} in {}\nlast status: {}\nlast log lines:\n{}",
+            self.dir.display(),
+            self.status()
+                .map_or_else(|| "none".into(), |s| s.to_string()),
+            log_tail(&self.dir, 40)
+        );
     }
 
     pub fn listen(&self) -> String {
