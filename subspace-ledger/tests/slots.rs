@@ -92,31 +92,22 @@ fn among_siblings_the_earlier_slot_wins_whatever_the_quality() {
         let late = block_in_slot(&mut base, &b, 1, 0);
         let early = block_in_slot(&mut base, &a, 0, 0);
         if late.header.quality < early.header.quality {
-            // Slot 1 first, then the slot-0 sibling takes over.
-            let mut c1 = new_chain(&g, &params, ModelPos::new(&both));
-            for blk in extend_copy(&base) {
-                c1.insert_block(blk, NOW).unwrap();
+            // Either order of arrival ends on the slot-0 sibling.
+            for (first, second, then) in [
+                (&late, &early, Accepted::Reorganized { depth: 1 }),
+                (&early, &late, Accepted::SideChain),
+            ] {
+                let mut c = new_chain(&g, &params, ModelPos::new(&both));
+                for blk in best_chain(&base) {
+                    c.insert_block(blk, NOW).unwrap();
+                }
+                assert_eq!(
+                    c.insert_block(first.clone(), NOW).unwrap(),
+                    Accepted::Extended
+                );
+                assert_eq!(c.insert_block(second.clone(), NOW).unwrap(), then);
+                assert_eq!(c.state().tip().hash, early.hash().unwrap());
             }
-            assert_eq!(
-                c1.insert_block(late.clone(), NOW).unwrap(),
-                Accepted::Extended
-            );
-            assert_eq!(
-                c1.insert_block(early.clone(), NOW).unwrap(),
-                Accepted::Reorganized { depth: 1 }
-            );
-            assert_eq!(c1.state().tip().hash, early.hash().unwrap());
-            // The other order: the slot-1 sibling stays on the side.
-            let mut c2 = new_chain(&g, &params, ModelPos::new(&both));
-            for blk in extend_copy(&base) {
-                c2.insert_block(blk, NOW).unwrap();
-            }
-            assert_eq!(
-                c2.insert_block(early.clone(), NOW).unwrap(),
-                Accepted::Extended
-            );
-            assert_eq!(c2.insert_block(late, NOW).unwrap(), Accepted::SideChain);
-            assert_eq!(c2.state().tip().hash, early.hash().unwrap());
             return;
         }
         extend(&mut base, &both, 1);
@@ -125,7 +116,7 @@ fn among_siblings_the_earlier_slot_wins_whatever_the_quality() {
 }
 
 /// The best chain's blocks after genesis, in order.
-fn extend_copy(chain: &TestChain) -> Vec<Block> {
+fn best_chain(chain: &TestChain) -> Vec<Block> {
     use subspace_ledger::ChainStore;
     let mut out = Vec::new();
     let mut cur = chain.state().tip().hash;

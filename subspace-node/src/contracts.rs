@@ -33,7 +33,9 @@ pub struct ContractTerms {
     pub duration_secs: u64,
     /// Replication factor R.
     pub replication: u8,
-    /// The mutable record that will hold the contract's state (bytes used, key index).
+    /// The mutable record that will hold the contract's state (bytes used, key index); all
+    /// zero lets [`crate::Host::create_data_contract`] name the owner's next numbered
+    /// contract-state record ([`crate::contract_state`]).
     pub state_record: RecordKey,
 }
 

@@ -348,21 +348,8 @@ async fn create_contract(ctx: &ControlContext, bytes: u64, secs: u64, replicatio
             "a contract needs --bytes > 0, a duration > 0 and --replication 1..=16",
         );
     }
-    // The contract-state record's key: derived from the owner key and the terms, so the
-    // owner can re-derive it.
-    let state_record = RecordKey::from_bytes(
-        *subspace_crypto::hash::blake3(
-            &[
-                b"subspace/contract-state/v1".as_slice(),
-                &ctx.keypair.public().to_bytes(),
-                &bytes.to_be_bytes(),
-                &secs.to_be_bytes(),
-                &ctx.started.elapsed().as_nanos().to_be_bytes(),
-            ]
-            .concat(),
-        )
-        .as_bytes(),
-    );
+    // The host names the owner's next numbered contract-state record.
+    let state_record = RecordKey::from_bytes([0; 32]);
     let terms = crate::ContractTerms {
         reserved_bytes: bytes,
         duration_secs: secs,
@@ -434,6 +421,13 @@ async fn status(ctx: &ControlContext) -> Response {
         "replicas_stored": st.stats.replicas_stored,
         "heals_done": st.stats.heals_done,
         "faults_reported": st.stats.faults_reported,
+        "contracts": st.contracts.iter().map(|c| serde_json::json!({
+            "id": c.id.to_string(),
+            "bytes_used": c.bytes_used,
+            "keys": c.keys,
+            "state_restored": c.restored,
+            "state_saved": c.saved,
+        })).collect::<Vec<_>>(),
         "chain_height": st.chain.as_ref().map(|c| c.stats.height),
         "balance": st.chain.as_ref().map(|c| c.balance),
         "chain": st.chain.as_ref().map(|c| serde_json::json!({

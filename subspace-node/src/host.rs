@@ -185,8 +185,60 @@ struct Job {
 struct ClientPut {
     op: OpId,
     deadline: Instant,
-    /// The contract and encoded size of a record this host owns (for its usage claim).
-    usage: Option<(ContractId, u64)>,
+    /// The contract, key and encoded size of a record this host owns (for its usage claim
+    /// and contract-state record).
+    usage: Option<(ContractId, RecordKey, u64)>,
+}
+
+/// Where the owner's contract-state record (see [`crate::contract_state`]) stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Restore {
+    /// Not fetched yet: the next try at this instant (`tries` made so far).
+    Waiting { at: Instant, tries: u32 },
+    /// The fetch of the stored version is under way (`tries` made before it).
+    Fetching { tries: u32 },
+    /// What the network held is merged in (or there was nothing to find).
+    Done,
+}
+
+/// A data contract this host owns: its tally and index, and its state record's upkeep.
+struct OwnedContract {
+    state: crate::contract_state::ContractState,
+    /// The state record's keypair.
+    record: subspace_record::RecordKeypair,
+    restore: Restore,
+    /// Changed since the record was last written.
+    dirty: bool,
+    /// When the record was last written, and whether that write is still in flight.
+    last_write: Option<Instant>,
+    writing: bool,
+}
+
+/// A data contract this host owns, as [`Host::owned_contracts`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedContractStatus {
+    /// The contract.
+    pub id: ContractId,
+    /// Bytes used under it on the network, all replicas counted.
+    pub bytes_used: u64,
+    /// Record keys in its index.
+    pub keys: usize,
+    /// The contract-state record stored on SSDB has been read back (or there was none).
+    pub restored: bool,
+    /// The current tally is stored in the contract-state record.
+    pub saved: bool,
+}
+
+/// Fetches of a stored contract state before giving up (a first put has nothing to find).
+const STATE_FETCH_TRIES: u32 = 3;
+/// Pause between state fetch tries, and least time between two writes of one state.
+const STATE_PAUSE: Duration = Duration::from_secs(2);
+
+/// What an operation the host started for itself was for.
+#[derive(Clone, Copy, Debug)]
+enum Internal {
+    FetchState(ContractId),
+    WriteState(ContractId),
 }
 
 struct GetOp {
@@ -231,7 +283,8 @@ pub struct Host<S: RecordStore> {
     cache: RecordCache,
     stats: HostStats,
     chain: Option<ChainService>,
-    usage: BTreeMap<ContractId, u64>,
+    owned: BTreeMap<ContractId, OwnedContract>,
+    internal: BTreeMap<OpId, Internal>,
 }
 
 impl<S: RecordStore> std::fmt::Debug for Host<S> {
@@ -283,7 +336,8 @@ impl<S: RecordStore> Host<S> {
             late_fetches: VecDeque::new(),
             stats: HostStats::default(),
             chain: None,
-            usage: BTreeMap::new(),
+            owned: BTreeMap::new(),
+            internal: BTreeMap::new(),
         }
     }
 
@@ -301,7 +355,19 @@ impl<S: RecordStore> Host<S> {
 
     /// Attaches (or replaces) the ledger service of a running host.
     pub fn set_chain(&mut self, chain: ChainService) {
+        let me = self.keypair.public();
+        let mine: Vec<ContractId> = chain
+            .chain()
+            .state()
+            .data_contracts()
+            .filter(|(_, c)| c.owner == me)
+            .map(|(id, _)| *id)
+            .collect();
         self.chain = Some(chain);
+        // Contracts this host owns on the chain: resume their tallies from SSDB.
+        for c in mine {
+            self.track_contract(c);
+        }
     }
 
     /// The ledger service, if this host runs one.
@@ -333,8 +399,25 @@ impl<S: RecordStore> Host<S> {
         let Some(chain) = self.chain.as_mut() else {
             return Err(NodeError::InvalidRecord("this node runs no ledger".into()));
         };
+        let mut terms = terms.clone();
+        if terms.state_record == RecordKey::from_bytes([0; 32]) {
+            // The next numbered state record none of this owner's contracts names.
+            let me = kp.public();
+            let used = chain
+                .chain()
+                .state()
+                .data_contracts()
+                .filter(|(_, c)| c.owner == me)
+                .map(|(_, c)| c.state_record)
+                .chain(self.owned.values().map(|o| o.record.key()))
+                .collect();
+            let i = crate::contract_state::free_state_index(&kp, &used).ok_or_else(|| {
+                NodeError::InvalidRecord("no free contract-state record index".into())
+            })?;
+            terms.state_record = crate::contract_state::indexed_state_keypair(&kp, i).key();
+        }
         let id = chain
-            .create_data_contract(&kp, terms, &peers)
+            .create_data_contract(&kp, &terms, &peers)
             .map_err(|e| NodeError::InvalidRecord(format!("contract refused: {e}")))?;
         self.pump(now);
         Ok(id)
@@ -354,7 +437,7 @@ impl<S: RecordStore> Host<S> {
             .state()
             .data_contract(contract)?
             .clone();
-        let used = self.usage.get(contract).copied().unwrap_or(0);
+        let used = self.owned.get(contract).map_or(0, |o| o.state.bytes_used);
         let after = used.saturating_add(len.saturating_mul(self.cfg.replicas as u64));
         (u128::from(after) > c.network_bytes()).then(|| {
             format!(
@@ -365,14 +448,71 @@ impl<S: RecordStore> Host<S> {
         })
     }
 
-    /// Adds `bytes` (all replicas) to this owner's tally for `contract` and, if the chain
-    /// holds that contract, claims the new total. The tally counts every successful put (a
-    /// new version of a mutable record counts again), so it errs high, within the
-    /// reservation that caps it; it starts from zero when the node restarts.
-    fn count_usage(&mut self, contract: ContractId, bytes: u64) {
-        let used = self.usage.entry(contract).or_insert(0);
-        *used = used.saturating_add(bytes);
-        let used = *used;
+    /// Keeps the tally and key index of data contract `contract`, which this host owns, in
+    /// its contract-state record on SSDB: the stored version is fetched first (a restarted
+    /// owner resumes its count), then every change is written back (at most every
+    /// 2 s). Puts of this host's own records track their contract by themselves.
+    pub fn track_contract(&mut self, contract: ContractId) {
+        let now = self.clock.now();
+        if self.owned.contains_key(&contract) {
+            return;
+        }
+        // A chain contract names its state record; a configured one derives it from its id.
+        let named = self
+            .chain
+            .as_ref()
+            .and_then(|c| c.chain().state().data_contract(&contract))
+            .and_then(|c| crate::contract_state::find_state_index(&self.keypair, &c.state_record));
+        let record = match named {
+            Some(i) => crate::contract_state::indexed_state_keypair(&self.keypair, i),
+            None => crate::contract_state::state_keypair(&self.keypair, &contract),
+        };
+        self.owned.entry(contract).or_insert_with(|| OwnedContract {
+            state: crate::contract_state::ContractState::new(contract),
+            record,
+            restore: Restore::Waiting { at: now, tries: 0 },
+            dirty: false,
+            last_write: None,
+            writing: false,
+        });
+    }
+
+    /// The data contracts this host owns and tracks.
+    pub fn owned_contracts(&self) -> Vec<OwnedContractStatus> {
+        self.owned
+            .iter()
+            .map(|(c, o)| OwnedContractStatus {
+                id: *c,
+                bytes_used: o.state.bytes_used,
+                keys: o.state.keys.len(),
+                restored: o.restore == Restore::Done,
+                saved: o.restore == Restore::Done
+                    && !o.dirty
+                    && !o.writing
+                    && o.last_write.is_some(),
+            })
+            .collect()
+    }
+
+    /// Adds a put of `bytes` (all replicas) under `key` to this owner's tally for `contract`
+    /// and, if the chain holds that contract, claims the new total. The tally counts every
+    /// successful put (a new version of a mutable record counts again), so it errs high,
+    /// within the reservation that caps it.
+    fn count_usage(&mut self, contract: ContractId, key: RecordKey, bytes: u64) {
+        self.track_contract(contract);
+        let Some(o) = self.owned.get_mut(&contract) else {
+            return;
+        };
+        o.state.record_put(key, bytes);
+        o.dirty = true;
+        self.claim_tally(contract);
+    }
+
+    /// Claims the tally of `contract` if the chain holds that contract.
+    fn claim_tally(&mut self, contract: ContractId) {
+        let Some(used) = self.owned.get(&contract).map(|o| o.state.bytes_used) else {
+            return;
+        };
         let known = self
             .chain
             .as_ref()
@@ -382,6 +522,113 @@ impl<S: RecordStore> Host<S> {
         }
         if let Err(e) = self.claim_usage(contract, used) {
             tracing::debug!(error = %e, "usage claim not made");
+        }
+    }
+
+    /// Fetches and writes contract-state records as due (see [`Host::track_contract`]).
+    fn upkeep_contract_states(&mut self, now: Instant) {
+        let peers = self.gossip.live_members().len() > 1;
+        let mut fetch = Vec::new();
+        let mut write = Vec::new();
+        for (c, o) in &self.owned {
+            match o.restore {
+                Restore::Waiting { at, .. } if peers && at <= now => fetch.push(*c),
+                Restore::Done
+                    if o.dirty
+                        && !o.writing
+                        && o.last_write.is_none_or(|t| now >= t + STATE_PAUSE) =>
+                {
+                    write.push(*c)
+                }
+                _ => {}
+            }
+        }
+        for c in fetch {
+            let Some(o) = self.owned.get_mut(&c) else {
+                continue;
+            };
+            if let Restore::Waiting { tries, .. } = o.restore {
+                o.restore = Restore::Fetching { tries };
+                tracing::debug!(contract = %c, tries, "fetching the contract-state record");
+            }
+            let key = o.record.key();
+            let op = self.start_get(key);
+            self.internal.insert(op, Internal::FetchState(c));
+        }
+        for c in write {
+            let Some(o) = self.owned.get_mut(&c) else {
+                continue;
+            };
+            let record = crate::contract_state::state_record(
+                &self.keypair,
+                &o.record,
+                &o.state,
+                self.clock.unix_ms(),
+                self.clock.unix_secs(),
+                &mut self.rng,
+            );
+            match record {
+                Ok(r) => {
+                    o.dirty = false;
+                    o.writing = true;
+                    o.last_write = Some(now);
+                    let op = self.start_put_as(&r, false);
+                    self.internal.insert(op, Internal::WriteState(c));
+                }
+                Err(e) => {
+                    o.dirty = false;
+                    tracing::warn!(contract = %c, error = %e, "contract-state record not built");
+                }
+            }
+        }
+    }
+
+    /// Handles the outcome of an operation the host started for itself.
+    fn finish_internal(&mut self, what: Internal, outcome: Completion) {
+        let now = self.clock.now();
+        match (what, outcome) {
+            (Internal::FetchState(c), Completion::Get(got)) => {
+                let Some(o) = self.owned.get_mut(&c) else {
+                    return;
+                };
+                let key = o.record.key();
+                let found = got
+                    .and_then(|r| crate::contract_state::open_state(&self.keypair, &c, &key, &r));
+                match found {
+                    Ok(stored) => {
+                        o.state.merge_older(&stored);
+                        o.restore = Restore::Done;
+                        o.dirty = true;
+                        tracing::info!(contract = %c, bytes_used = o.state.bytes_used, keys = o.state.keys.len(), "contract state restored");
+                        self.claim_tally(c);
+                    }
+                    Err(e) => {
+                        let tries = match o.restore {
+                            Restore::Fetching { tries } => tries + 1,
+                            _ => 1,
+                        };
+                        o.restore = if tries >= STATE_FETCH_TRIES {
+                            tracing::debug!(contract = %c, error = %e, "no contract-state record found");
+                            Restore::Done
+                        } else {
+                            Restore::Waiting {
+                                at: now + STATE_PAUSE,
+                                tries,
+                            }
+                        };
+                    }
+                }
+            }
+            (Internal::WriteState(c), Completion::Put(done)) => {
+                if let Some(o) = self.owned.get_mut(&c) {
+                    o.writing = false;
+                    if let Err(e) = done {
+                        o.dirty = true;
+                        tracing::debug!(contract = %c, error = %e, "contract-state record not stored");
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -503,6 +750,12 @@ impl<S: RecordStore> Host<S> {
 
     /// Starts storing `record` with R replicas; the outcome arrives as [`Completion::Put`].
     pub fn start_put(&mut self, record: &Record) -> OpId {
+        self.start_put_as(record, true)
+    }
+
+    /// [`Host::start_put`]; `tally` says whether the put of a record this host owns counts in
+    /// its contract's tally (its own contract-state record does not).
+    fn start_put_as(&mut self, record: &Record, tally: bool) -> OpId {
         let op = self.next_op();
         let now = self.clock.now();
         if self.running() >= self.cfg.max_ops {
@@ -532,8 +785,8 @@ impl<S: RecordStore> Host<S> {
             ClientPut {
                 op,
                 deadline: now + self.cfg.put_timeout,
-                usage: (*record.owner() == self.keypair.public())
-                    .then(|| (*record.contract(), bytes.len() as u64)),
+                usage: (tally && *record.owner() == self.keypair.public())
+                    .then(|| (*record.contract(), record.key(), bytes.len() as u64)),
             },
         );
         self.send(coordinator, NodeMessage::Put { req, record: bytes });
@@ -629,6 +882,7 @@ impl<S: RecordStore> Host<S> {
                 chain.handle_timeout(unix, &peers, &uptime, &mut self.rng);
             }
         }
+        self.upkeep_contract_states(now);
         self.expire(now);
         self.pump(now);
     }
@@ -660,6 +914,16 @@ impl<S: RecordStore> Host<S> {
                 consider(*d);
             }
         }
+        let clock_now = self.clock.now();
+        for o in self.owned.values() {
+            match o.restore {
+                Restore::Waiting { at, .. } => consider(at),
+                Restore::Done if o.dirty && !o.writing => {
+                    consider(o.last_write.map_or(clock_now, |w| w + STATE_PAUSE))
+                }
+                _ => {}
+            }
+        }
         t
     }
 
@@ -670,7 +934,13 @@ impl<S: RecordStore> Host<S> {
 
     /// Output: the next finished client operation.
     pub fn poll_completion(&mut self) -> Option<(OpId, Completion)> {
-        self.completions.pop_front()
+        while let Some((op, c)) = self.completions.pop_front() {
+            match self.internal.remove(&op) {
+                Some(what) => self.finish_internal(what, c),
+                None => return Some((op, c)),
+            }
+        }
+        None
     }
 
     fn next_op(&mut self) -> OpId {
@@ -839,8 +1109,8 @@ impl<S: RecordStore> Host<S> {
                             })
                         }
                     });
-                    if let (Ok(rs), Some((contract, len))) = (&outcome, p.usage) {
-                        self.count_usage(contract, len.saturating_mul(rs.len() as u64));
+                    if let (Ok(rs), Some((contract, key, len))) = (&outcome, p.usage) {
+                        self.count_usage(contract, key, len.saturating_mul(rs.len() as u64));
                     }
                     self.completions.push_back((p.op, Completion::Put(outcome)));
                 }

@@ -34,6 +34,8 @@ pub struct NodeStatus {
     pub stats: HostStats,
     /// The ledger, if this node runs one.
     pub chain: Option<ChainStatus>,
+    /// Data contracts this node owns and keeps contract-state records for.
+    pub contracts: Vec<crate::host::OwnedContractStatus>,
 }
 
 /// The ledger part of [`NodeStatus`].
@@ -77,6 +79,7 @@ pub struct NodeBuilder<S, T> {
     contract: ContractId,
     rng_seed: u64,
     chain: Option<ChainService>,
+    owned: Vec<ContractId>,
 }
 
 /// Namespace for [`Node::builder`].
@@ -97,6 +100,7 @@ impl Node {
             contract: ContractId::from_bytes([0; 32]),
             rng_seed: 0,
             chain: None,
+            owned: Vec::new(),
         }
     }
 }
@@ -150,6 +154,14 @@ impl<S: RecordStore, T: Transport> NodeBuilder<S, T> {
         self
     }
 
+    /// A data contract this node owns outside the chain (e.g. a `[[contract]]` of the
+    /// config): its tally is kept in a contract-state record ([`Host::track_contract`]).
+    /// Contracts the node owns on the chain are tracked without this.
+    pub fn owned_contract(mut self, contract: ContractId) -> Self {
+        self.owned.push(contract);
+        self
+    }
+
     /// Runs the ledger on the network (and farms, if the service has plots).
     pub fn chain(mut self, chain: ChainService) -> Self {
         self.chain = Some(chain);
@@ -180,6 +192,9 @@ impl<S: RecordStore, T: Transport> NodeBuilder<S, T> {
         );
         if let Some(chain) = self.chain {
             host.set_chain(chain);
+        }
+        for c in self.owned {
+            host.track_contract(c);
         }
         host.join(self.contract, &self.seeds)?;
         let (tx, rx) = mpsc::channel(1024);
@@ -250,6 +265,7 @@ async fn run<S: RecordStore, T: Transport>(
                         live_members: host.gossip().live_members().len(),
                         usage: host.store().usage(),
                         stats: host.stats(),
+                        contracts: host.owned_contracts(),
                         chain: host.chain().map(|c| ChainStatus {
                             stats: c.stats(),
                             balance: c.balance(&host.public_key()),

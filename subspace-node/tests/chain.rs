@@ -436,8 +436,43 @@ fn hosts_pledge_clients_reserve_and_the_nexus_pays_hosts() {
         other => panic!("seed 54: {other:?}"),
     }
 
+    // The owner's tally and key index are in its contract-state record on SSDB, which any
+    // holder serves and only the owner can open.
+    sim.run_for(Duration::from_secs(10));
+    let tracked = sim.hosts[&client]
+        .0
+        .owned_contracts()
+        .into_iter()
+        .find(|c| c.id == contract)
+        .expect("seed 54: the owner does not track its contract");
+    let small_len = small.encode().unwrap().len() as u64;
+    assert_eq!(tracked.bytes_used, 3 * small_len, "seed 54: {tracked:?}");
+    assert_eq!(tracked.keys, 1);
+    assert!(tracked.restored && tracked.saved, "seed 54: {tracked:?}");
+    let state_key = subspace_node::contract_state::state_keypair(&owner, &contract).key();
+    let reader = ids[0];
+    let op = sim.get(reader, state_key);
+    let record = match sim.wait(reader, op, Duration::from_secs(60)) {
+        Completion::Get(Ok(r)) => r,
+        other => panic!("seed 54: contract-state record not fetched: {other:?}"),
+    };
+    let saved =
+        subspace_node::contract_state::open_state(&owner, &contract, &state_key, &record).unwrap();
+    assert_eq!(saved.bytes_used, 3 * small_len);
+    assert_eq!(saved.keys, vec![small.key()]);
+    assert!(
+        subspace_node::contract_state::open_state(
+            &sim.keys[&reader],
+            &contract,
+            &state_key,
+            &record
+        )
+        .is_err(),
+        "seed 54: a host opened the owner's sealed state"
+    );
+
     // After the 120 s interval each host asks for payment and a nexus output pays it.
-    sim.run_for(Duration::from_secs(150));
+    sim.run_for(Duration::from_secs(140));
     let st = chain(&sim);
     let store_host = &sim.hosts[&client].0;
     let store = store_host.chain().unwrap().chain().store();

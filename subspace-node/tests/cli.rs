@@ -254,6 +254,36 @@ fn three_run_processes_put_through_one_get_through_another() {
     // Unknown key: not found.
     assert_fails(&cli(&dirs[1], &["get", &"ab".repeat(32)]), 7, "not found");
 
+    // The owner's tally and key index live in its contract-state record on SSDB: a restarted
+    // owner reads them back instead of starting from zero.
+    let owned = |s: &serde_json::Value| {
+        s["contracts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["id"] == contract.as_str()).cloned())
+    };
+    first.wait_until(
+        |s| {
+            s.as_ref()
+                .and_then(owned)
+                .is_some_and(|c| c["state_saved"] == true && c["keys"] == 4)
+        },
+        "the contract state to be saved",
+    );
+    let before = owned(&first.status().unwrap()).unwrap();
+    // Three chunks and a manifest of a 2.5 MiB file, two replicas each.
+    assert!(before["bytes_used"].as_u64().unwrap() > 5 << 20, "{before}");
+    assert!(first.interrupt().success());
+    let first = Running::start(&dirs[0], &["--bootstrap", &others[0].listen()]);
+    first.wait_until(
+        |s| {
+            s.as_ref().and_then(owned).is_some_and(|c| {
+                c["state_restored"] == true && c["bytes_used"] == before["bytes_used"]
+            })
+        },
+        "the restarted owner to read its contract state back",
+    );
+    assert_eq!(owned(&first.status().unwrap()).unwrap()["keys"], 4);
+
     // Ctrl-C: exit 0, control file removed, and the others see the member leave.
     let mut others = others.into_iter();
     let second = others.next().unwrap();

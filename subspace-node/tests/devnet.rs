@@ -114,7 +114,12 @@ fn devnet_stops_every_node_on_ctrl_c() {
         .read_line(&mut first)
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&first).unwrap();
-    assert_eq!(v["sample"]["fetched_identical"], true);
+    assert_eq!(
+        v["sample"]["fetched_identical"],
+        true,
+        "{v}\nnode 0's last log lines:\n{}",
+        process::log_tail(&root.join("devnet/node0"), 40)
+    );
     let status = process::interrupt(&mut child, Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
     no_node_running(&root, 3);

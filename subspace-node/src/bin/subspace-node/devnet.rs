@@ -36,6 +36,16 @@ pub struct DevnetArgs {
     pub block_secs: u64,
 }
 
+/// Where a devnet node's log goes: `node.log` in its data directory (appended), so that a
+/// devnet that went wrong can be read afterwards.
+fn node_log(d: &DataDir) -> Stdio {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(d.root().join("node.log"))
+        .map_or_else(|_| Stdio::null(), Stdio::from)
+}
+
 /// Credits each devnet node starts with (the genesis "pre-farmed" reserve).
 const DEVNET_CREDITS: u64 = 100_000_000_000_000;
 
@@ -155,7 +165,7 @@ pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), Cli
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(node_log(d));
         if let Some(b) = &boot {
             cmd.args(["--bootstrap", b]);
         }

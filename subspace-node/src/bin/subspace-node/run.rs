@@ -81,11 +81,13 @@ pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliErro
 
     let ledger = MemoryLedger::new();
     let mut default_contract = None;
+    let mut owned = Vec::new();
     for c in &cfg.contract {
         let (id, owner) = c.parse()?;
         ledger.open_contract(id, owner, c.max_record_bytes);
-        if owner == keypair.public() && default_contract.is_none() {
-            default_contract = Some(id);
+        if owner == keypair.public() {
+            default_contract.get_or_insert(id);
+            owned.push(id);
         }
     }
     let ledger: Arc<dyn ContractLedger> = if chain.is_some() {
@@ -100,6 +102,9 @@ pub async fn run(dir: &DataDir, args: RunArgs, json: bool) -> Result<(), CliErro
         ..HostConfig::default()
     };
     let mut builder = Node::builder();
+    for id in owned {
+        builder = builder.owned_contract(id);
+    }
     if let Some(chain) = chain {
         builder = builder.chain(chain);
     }
