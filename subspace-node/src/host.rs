@@ -915,9 +915,11 @@ impl<S: RecordStore> Host<S> {
             }
         }
         let clock_now = self.clock.now();
+        // A fetch waits for peers (gossip wakes the host when they come), not for the clock.
+        let peers = self.gossip.live_members().len() > 1;
         for o in self.owned.values() {
             match o.restore {
-                Restore::Waiting { at, .. } => consider(at),
+                Restore::Waiting { at, .. } if peers => consider(at),
                 Restore::Done if o.dirty && !o.writing => {
                     consider(o.last_write.map_or(clock_now, |w| w + STATE_PAUSE))
                 }
