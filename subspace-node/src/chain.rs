@@ -22,7 +22,9 @@
 //!   answers the next slot's challenge, so the chain never waits for good.
 //! - **Hostile peers.** Blocks that fail validation are counted against their sender; after
 //!   [`ChainConfig::max_bad_blocks`] a peer's chain messages are ignored (the peer is not
-//!   disconnected: its storage role is judged by gossip, not here).
+//!   disconnected: its storage role is judged by gossip, not here). Block requests are
+//!   metered per peer ([`ChainConfig::block_request_burst`]), since each answer reads up to
+//!   [`MAX_BLOCKS_PER_REPLY`] blocks from the store.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -102,6 +104,10 @@ pub struct ChainConfig {
     pub max_orphans: usize,
     /// Transactions kept for the next block.
     pub max_mempool: usize,
+    /// Blocks a transaction may wait in the mempool; one no block included by then (it
+    /// conflicts, is underpriced, or names a stale tip) is dropped, so junk cannot fill the
+    /// mempool for good.
+    pub mempool_max_age_blocks: u64,
     /// Block and transaction hashes remembered to stop the flood.
     pub max_seen: usize,
     /// Invalid blocks tolerated from one peer before its chain messages are ignored.
@@ -109,6 +115,11 @@ pub struct ChainConfig {
     /// Reward interval of the host storage contract a farmer publishes for its pledge
     /// (`None`: farm without pledging to host).
     pub host_interval_secs: Option<u64>,
+    /// Block requests (`GetBlocks`) one peer may make in a burst; each answer reads up to
+    /// [`MAX_BLOCKS_PER_REPLY`] blocks from the store, so requests are metered.
+    pub block_request_burst: u32,
+    /// Seconds for one peer to earn back one block request.
+    pub block_request_secs: u64,
 }
 
 impl Default for ChainConfig {
@@ -119,9 +130,14 @@ impl Default for ChainConfig {
             tip_interval: Duration::from_secs(5),
             max_orphans: 256,
             max_mempool: 4096,
+            mempool_max_age_blocks: 64,
             max_seen: 16_384,
             max_bad_blocks: 8,
             host_interval_secs: None,
+            // 16 requests at once, then one a second: a node catching up still fetches
+            // about 3,800 blocks a minute (64 per reply) from each peer.
+            block_request_burst: 16,
+            block_request_secs: 1,
         }
     }
 }
@@ -147,12 +163,16 @@ pub struct ChainStats {
     pub orphans_dropped: u64,
     /// Transactions waiting for a block.
     pub mempool: usize,
+    /// Transactions dropped from the mempool because no block included them in time.
+    pub mempool_expired: u64,
     /// Peers whose chain messages are ignored after too many invalid blocks.
     pub ignored_peers: usize,
     /// This node's active host storage contract on the best chain.
     pub host_contract: Option<ContractId>,
     /// Payment requests this node submitted.
     pub payment_requests: u64,
+    /// Block requests from peers left unanswered because the peer asked too often.
+    pub block_requests_refused: u64,
 }
 
 /// The uptime source for nexus payments: seconds `host` was up in `[start, end)` (Unix
@@ -198,6 +218,48 @@ impl Seen {
     }
 }
 
+/// Per-peer token buckets for block requests (bounded: when full, the peers that have earned
+/// their whole burst back are forgotten, since a fresh bucket is the same).
+#[derive(Debug, Default)]
+struct RequestMeter {
+    /// Peer → (tokens, Unix second they were counted at).
+    buckets: BTreeMap<NodeId, (u32, u64)>,
+}
+
+/// Peers a [`RequestMeter`] keeps before forgetting full buckets.
+const MAX_METERED_PEERS: usize = 4096;
+
+impl RequestMeter {
+    fn allow(&mut self, peer: NodeId, now: u64, cfg: &ChainConfig) -> bool {
+        let burst = cfg.block_request_burst;
+        let per = cfg.block_request_secs.max(1);
+        let refill = |(tokens, at): (u32, u64)| {
+            let earned = now.saturating_sub(at) / per;
+            let tokens = u64::from(tokens)
+                .saturating_add(earned)
+                .min(u64::from(burst)) as u32;
+            (
+                tokens,
+                at.saturating_add(earned.saturating_mul(per))
+                    .min(now.max(at)),
+            )
+        };
+        if self.buckets.len() >= MAX_METERED_PEERS && !self.buckets.contains_key(&peer) {
+            self.buckets.retain(|_, b| refill(*b).0 < burst);
+            if self.buckets.len() >= MAX_METERED_PEERS {
+                return false;
+            }
+        }
+        let b = self.buckets.entry(peer).or_insert((burst, now));
+        *b = refill(*b);
+        if b.0 == 0 {
+            return false;
+        }
+        b.0 -= 1;
+        true
+    }
+}
+
 /// The ledger on the network for one node.
 pub struct ChainService {
     cfg: ChainConfig,
@@ -207,6 +269,8 @@ pub struct ChainService {
     orphans: BTreeMap<BlockHash, Vec<Block>>,
     orphan_order: VecDeque<BlockHash>,
     mempool: BTreeMap<TxId, Transaction>,
+    /// The best height at which each mempool transaction arrived.
+    mempool_since: BTreeMap<TxId, u64>,
     bad: BTreeMap<NodeId, u32>,
     outbox: VecDeque<(NodeId, ChainMessage)>,
     plan: Option<Plan>,
@@ -226,6 +290,8 @@ pub struct ChainService {
     archive_out: VecDeque<Block>,
     /// Farmers of the blocks inserted last.
     recent_farmers: VecDeque<PublicKey>,
+    /// Block requests per peer.
+    block_requests: RequestMeter,
 }
 
 impl std::fmt::Debug for ChainService {
@@ -254,6 +320,7 @@ impl ChainService {
             orphans: BTreeMap::new(),
             orphan_order: VecDeque::new(),
             mempool: BTreeMap::new(),
+            mempool_since: BTreeMap::new(),
             bad: BTreeMap::new(),
             outbox: VecDeque::new(),
             plan: None,
@@ -266,6 +333,7 @@ impl ChainService {
             archive_keys: BTreeMap::new(),
             archive_out: VecDeque::new(),
             recent_farmers: VecDeque::new(),
+            block_requests: RequestMeter::default(),
         };
         s.refresh_stats();
         s
@@ -349,6 +417,8 @@ impl ChainService {
             // Older requests of ours named an older tip: they can no longer be included.
             self.mempool
                 .retain(|_, t| !matches!(t, Transaction::PaymentRequest(r) if r.contract == id));
+            let mempool = &self.mempool;
+            self.mempool_since.retain(|k, _| mempool.contains_key(k));
             self.requested_at = Some(tip);
             self.stats.payment_requests += 1;
             tracing::info!(contract = %id, "interval ended: payment requested");
@@ -603,7 +673,13 @@ impl ChainService {
                     self.ask_blocks(from);
                 }
             }
-            ChainMessage::GetBlocks { locator } => self.serve_blocks(from, &locator),
+            ChainMessage::GetBlocks { locator } => {
+                if self.block_requests.allow(from, now, &self.cfg) {
+                    self.serve_blocks(from, &locator);
+                } else {
+                    self.stats.block_requests_refused += 1;
+                }
+            }
             ChainMessage::Usage(claim) => {
                 if self.accept_usage(&claim) {
                     self.relay_sampled(ChainMessage::Usage(claim), Some(from), peers, rng);
@@ -694,6 +770,9 @@ impl ChainService {
         if self.mempool.len() >= self.cfg.max_mempool {
             return;
         }
+        self.mempool_since
+            .entry(id)
+            .or_insert(self.chain.state().height());
         self.mempool.insert(id, tx);
         self.stats.mempool = self.mempool.len();
     }
@@ -761,7 +840,22 @@ impl ChainService {
         if let Ok(ids) = block.tx_ids() {
             for id in ids {
                 self.mempool.remove(&id);
+                self.mempool_since.remove(&id);
             }
+        }
+        // Transactions no block took within the age limit are dropped.
+        let height = self.chain.state().height();
+        let max_age = self.cfg.mempool_max_age_blocks;
+        let expired: Vec<TxId> = self
+            .mempool_since
+            .iter()
+            .filter(|(_, since)| height.saturating_sub(**since) > max_age)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.mempool.remove(&id);
+            self.mempool_since.remove(&id);
+            self.stats.mempool_expired += 1;
         }
         // Farmers of the last RECENT_FARMER_BLOCKS blocks (any branch) may archive them.
         self.recent_farmers.push_back(block.header.farmer);
@@ -1032,6 +1126,39 @@ mod tests {
     use super::*;
     use crate::Message;
     use proptest::prelude::*;
+
+    #[test]
+    fn block_requests_are_metered_per_peer() {
+        let cfg = ChainConfig::default();
+        let mut m = RequestMeter::default();
+        let (a, b) = (NodeId::from_bytes([1; 32]), NodeId::from_bytes([2; 32]));
+        let t = 1_700_000_000;
+        let served = (0..100).filter(|_| m.allow(a, t, &cfg)).count();
+        assert_eq!(served, cfg.block_request_burst as usize);
+        // Another peer has its own burst.
+        assert!(m.allow(b, t, &cfg));
+        // One request back per block_request_secs, never more than the burst.
+        assert!(!m.allow(a, t, &cfg));
+        assert!(m.allow(a, t + 1, &cfg));
+        assert!(!m.allow(a, t + 1, &cfg));
+        let later = (0..100).filter(|_| m.allow(a, t + 1000, &cfg)).count();
+        assert_eq!(later, cfg.block_request_burst as usize);
+        // A clock that steps back neither panics nor mints requests.
+        assert!(!m.allow(a, t, &cfg));
+    }
+
+    #[test]
+    fn the_meter_stays_bounded() {
+        let cfg = ChainConfig::default();
+        let mut m = RequestMeter::default();
+        let t = 1_700_000_000;
+        for i in 0..(MAX_METERED_PEERS as u64 + 100) {
+            let mut id = [0u8; 32];
+            id[..8].copy_from_slice(&i.to_be_bytes());
+            m.allow(NodeId::from_bytes(id), t + i / 1000, &cfg);
+        }
+        assert!(m.buckets.len() <= MAX_METERED_PEERS);
+    }
 
     fn sample(kind: u8, n: usize, byte: u8) -> ChainMessage {
         match kind % 6 {

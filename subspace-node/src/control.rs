@@ -437,6 +437,7 @@ async fn status(ctx: &ControlContext) -> Response {
             "blocks_farmed": c.stats.blocks_farmed,
             "blocks_received": c.stats.blocks_received,
             "invalid_blocks": c.stats.invalid_blocks,
+            "block_requests_refused": c.stats.block_requests_refused,
             "reorgs": c.stats.reorgs,
             "mempool": c.stats.mempool,
             "farming_plots": c.plots,

@@ -54,7 +54,11 @@ fn attach_chains_with(
     host_interval: Option<u64>,
 ) -> Block {
     let genesis = genesis_for(sim, [7; 32]);
-    attach_chains_from(sim, &genesis, farmers, dir, host_interval, 2 << 20);
+    let cfg = ChainConfig {
+        host_interval_secs: host_interval,
+        ..ChainConfig::default()
+    };
+    attach_chains_from(sim, &genesis, farmers, dir, &cfg, 2 << 20);
     genesis
 }
 
@@ -67,14 +71,15 @@ fn genesis_for(sim: &Sim, seed: [u8; 32]) -> Block {
     g.build(&params(), &Keypair::from_seed(&[9; 32])).unwrap()
 }
 
-/// Gives every host a chain from `genesis`; the first `farmers` hosts farm k = 16 plots for
-/// `pledge` bytes (see [`attach_chains_with`] for `host_interval`).
+/// Gives every host a chain from `genesis` with service settings `cfg` (its consensus
+/// parameters replaced by [`params`]); the first `farmers` hosts farm k = 16 plots for
+/// `pledge` bytes.
 fn attach_chains_from(
     sim: &mut Sim,
     genesis: &Block,
     farmers: usize,
     dir: &std::path::Path,
-    host_interval: Option<u64>,
+    cfg: &ChainConfig,
     pledge: u64,
 ) {
     let keys = sim.keys.clone();
@@ -83,8 +88,7 @@ fn attach_chains_from(
         let chain = Chain::new(genesis, params(), store, SubspacePos::default()).unwrap();
         let cfg = ChainConfig {
             params: params(),
-            host_interval_secs: host_interval,
-            ..ChainConfig::default()
+            ..cfg.clone()
         };
         let contracts = ChainContracts::new();
         let mut svc = ChainService::new(cfg, chain).with_contracts(contracts.clone());
@@ -210,7 +214,14 @@ fn a_challenge_no_plot_answers_gives_way_to_the_next_slot() {
         .find(|g| !answers(g, 0) && answers(g, 1))
         .expect("a genesis whose slot-0 challenge the plot cannot answer");
     drop(probe);
-    attach_chains_from(&mut sim, &genesis, 1, &dir, None, 3 << 19);
+    attach_chains_from(
+        &mut sim,
+        &genesis,
+        1,
+        &dir,
+        &ChainConfig::default(),
+        3 << 19,
+    );
     let slot = subspace_ledger::consensus::slot_secs(
         params().initial_difficulty,
         params().target_block_secs,
@@ -299,6 +310,48 @@ fn a_forged_block_is_refused_and_the_peer_count_stays_sane() {
         after > height,
         "seed 52: the chain stopped after the forgery"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_transaction_no_block_takes_leaves_the_mempool() {
+    // A transfer spending an output that does not exist passes every stateless check, so it
+    // enters the mempool; no block can include it, and after the age limit it is gone.
+    let dir = scratch("mempool");
+    let mut sim = Sim::new(55, 3, config(1));
+    let genesis = genesis_for(&sim, [7; 32]);
+    let cfg = ChainConfig {
+        mempool_max_age_blocks: 3,
+        ..ChainConfig::default()
+    };
+    attach_chains_from(&mut sim, &genesis, 3, &dir, &cfg, 2 << 20);
+    sim.run_for(Duration::from_secs(20));
+    let id = sim.ids()[0];
+    let kp = sim.keys[&id].clone();
+    let mut junk = subspace_ledger::Transaction::Transfer(subspace_ledger::tx::Transfer {
+        inputs: vec![subspace_ledger::tx::Input {
+            prev: subspace_ledger::OutPoint {
+                txid: subspace_ledger::TxId(subspace_crypto::Hash256([9; 32])),
+                index: 0,
+            },
+            public_key: kp.public(),
+        }],
+        outputs: vec![subspace_ledger::TxOut::to_key(1_000, &kp.public())],
+        signatures: vec![],
+    });
+    junk.sign(&[&kp], None).unwrap();
+    let c = sim.hosts.get_mut(&id).unwrap().0.chain_mut().unwrap();
+    c.submit_transaction(junk, &[]).unwrap();
+    let start = c.stats();
+    assert_eq!(start.mempool, 1);
+    sim.run_for(Duration::from_secs(300));
+    let end = sim.hosts[&id].0.chain().unwrap().stats();
+    assert!(
+        end.height > start.height + 3,
+        "seed 55: too few blocks: {end:?}"
+    );
+    assert_eq!(end.mempool, 0, "seed 55: {end:?}");
+    assert_eq!(end.mempool_expired, 1, "seed 55: {end:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
