@@ -225,12 +225,9 @@ async fn session(ctx: &Arc<ControlContext>, token: &str, stream: TcpStream) -> R
     r.read_line(&mut line)
         .await
         .map_err(NodeError::io("read control request"))?;
-    let response = match serde_json::from_str::<Envelope>(&line) {
-        Err(e) => Response::err(ErrorKind::BadInput, format!("bad request: {e}")),
-        Ok(env) if !bool::from(env.token.as_bytes().ct_eq(token.as_bytes())) => {
-            Response::err(ErrorKind::Unauthorized, "wrong control token")
-        }
-        Ok(env) => handle(ctx, env.request).await,
+    let response = match parse_request(&line, token) {
+        Err(refused) => refused,
+        Ok(request) => handle(ctx, request).await,
     };
     let mut out = serde_json::to_vec(&response).map_err(|e| NodeError::Config(e.to_string()))?;
     out.push(b'\n');
@@ -239,6 +236,30 @@ async fn session(ctx: &Arc<ControlContext>, token: &str, stream: TcpStream) -> R
         .map_err(NodeError::io("write control response"))?;
     w.shutdown().await.ok();
     Ok(())
+}
+
+/// Decodes one request line (at most 64 KiB, read by the caller) and checks its token in
+/// constant time; a malformed line or a wrong token gives the error response to send back.
+pub fn parse_request(line: &str, token: &str) -> std::result::Result<Request, Response> {
+    match serde_json::from_str::<Envelope>(line) {
+        Err(e) => Err(Response::err(
+            ErrorKind::BadInput,
+            format!("bad request: {e}"),
+        )),
+        Ok(env) if !bool::from(env.token.as_bytes().ct_eq(token.as_bytes())) => Err(Response::err(
+            ErrorKind::Unauthorized,
+            "wrong control token",
+        )),
+        Ok(env) => Ok(env.request),
+    }
+}
+
+/// Largest response line a client reads from the control channel.
+pub const MAX_RESPONSE: u64 = 4 << 20;
+
+/// Decodes one response line (at most [`MAX_RESPONSE`] bytes, read by the caller).
+pub fn parse_response(line: &str) -> std::result::Result<Response, serde_json::Error> {
+    serde_json::from_str(line)
 }
 
 fn node_err_kind(e: &NodeError) -> ErrorKind {
@@ -609,15 +630,79 @@ pub async fn request(
         .await
         .map_err(|e| not_running(format!("control write: {e}")))?;
     let mut answer = String::new();
-    BufReader::new(r)
+    BufReader::new(tokio::io::AsyncReadExt::take(r, MAX_RESPONSE))
         .read_line(&mut answer)
         .await
         .map_err(|e| not_running(format!("control read: {e}")))?;
-    let resp: Response = serde_json::from_str(&answer)
+    let resp = parse_response(&answer)
         .map_err(|e| not_running(format!("the node closed the control channel ({e})")))?;
     if resp.ok {
         Ok(resp.data.unwrap_or(serde_json::Value::Null))
     } else {
         Err(ClientError::Node(resp))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TOKEN: &str = "5eed";
+
+    fn line(token: &str, request: &Request) -> String {
+        serde_json::to_string(&Envelope {
+            token: token.into(),
+            request: request.clone(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_request_needs_the_token() {
+        let req = Request::ContractCreate {
+            bytes: 1 << 20,
+            secs: 60,
+            replication: 3,
+        };
+        assert!(matches!(
+            parse_request(&line(TOKEN, &req), TOKEN),
+            Ok(Request::ContractCreate {
+                bytes: 1048576,
+                secs: 60,
+                replication: 3
+            })
+        ));
+        let refused = parse_request(&line("other", &req), TOKEN).unwrap_err();
+        assert_eq!(refused.kind, Some(ErrorKind::Unauthorized));
+        let bad = parse_request("{\"token\":\"5eed\",\"cmd\":\"fly\"}", TOKEN).unwrap_err();
+        assert_eq!(bad.kind, Some(ErrorKind::BadInput));
+    }
+
+    proptest! {
+        #[test]
+        fn any_line_gives_a_typed_result(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let text = String::from_utf8_lossy(&bytes);
+            if let Err(r) = parse_request(&text, TOKEN) {
+                prop_assert!(!r.ok);
+            }
+            let _ = parse_response(&text);
+        }
+
+        #[test]
+        fn requests_round_trip(key in "[0-9a-f]{0,64}", public in any::<bool>(), n in 0usize..4) {
+            let req = Request::Put {
+                path: PathBuf::from(format!("/tmp/{key}")),
+                contract: (n % 2 == 0).then(|| key.clone()),
+                public,
+                share: vec![key.clone(); n],
+            };
+            let back = parse_request(&line(TOKEN, &req), TOKEN);
+            let ok = matches!(
+                back,
+                Ok(Request::Put { ref share, public: p, .. }) if share.len() == n && p == public
+            );
+            prop_assert!(ok);
+        }
     }
 }
