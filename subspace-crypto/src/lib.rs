@@ -10,6 +10,7 @@ pub mod hd;
 pub mod hex;
 mod identity;
 pub mod ids;
+pub mod merkle;
 mod serde_array;
 pub mod wrap;
 

@@ -4,36 +4,20 @@
 //! node is promoted unchanged. The prefixes keep a leaf from posing as a node, and promotion
 //! (instead of Bitcoin's duplication) means two different lists never share a root.
 
-use subspace_crypto::{Hash256, hash};
+use subspace_crypto::{Hash256, merkle};
 
 use crate::tx::TxId;
 
 /// Merkle root of a list of transaction ids; the empty list gives [`Hash256::ZERO`].
 pub fn merkle_root(ids: &[TxId]) -> Hash256 {
-    if ids.is_empty() {
-        return Hash256::ZERO;
-    }
-    let mut level: Vec<Hash256> = ids
-        .iter()
-        .map(|id| hash::sha256_parts(&[&[0u8], id.0.as_bytes()]))
-        .collect();
-    while level.len() > 1 {
-        let mut next = Vec::with_capacity(level.len().div_ceil(2));
-        for pair in level.chunks(2) {
-            match pair {
-                [l, r] => next.push(hash::sha256_parts(&[&[1u8], l.as_bytes(), r.as_bytes()])),
-                [one] => next.push(*one),
-                _ => {}
-            }
-        }
-        level = next;
-    }
-    level[0]
+    let leaves: Vec<Hash256> = ids.iter().map(|id| merkle::leaf(id.0.as_bytes())).collect();
+    merkle::root(&leaves).unwrap_or(Hash256::ZERO)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use subspace_crypto::hash;
 
     fn id(n: u8) -> TxId {
         TxId(Hash256([n; 32]))
