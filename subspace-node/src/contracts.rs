@@ -63,7 +63,11 @@ pub fn build_data_contract(
         .and_then(|p| p.checked_mul(PRICE_MARGIN))
         .and_then(|p| u64::try_from(p).ok())
         .ok_or(LedgerError::Overflow)?;
-    let coins = state.outputs_of(&Address::of(&owner.public()));
+    // Largest outputs first: few inputs, and the old allocation rather than the coinbase of a
+    // block just farmed, which a reorganisation may take away (a contract spending it could
+    // then never be included).
+    let mut coins = state.outputs_of(&Address::of(&owner.public()));
+    coins.sort_by_key(|(op, out)| (std::cmp::Reverse(out.value), *op));
     let mut fee = 0u64;
     // The fee depends on the size, which depends on the inputs the fee needs: iterate.
     for _ in 0..4 {
