@@ -355,13 +355,7 @@ impl ChainState {
     /// Challenge the next block answers when stamped in `slot` (see the [`consensus`] module:
     /// after a whole slot without a block, the challenge moves on with the clock).
     pub fn challenge_in_slot(&self, params: &ConsensusParams, slot: u64) -> [u8; 32] {
-        let h = self.height() + 1;
-        let n = params.challenge_window.min(h) as usize;
-        consensus::derive_challenge(
-            h,
-            slot,
-            self.history.iter().rev().take(n).map(|s| &s.quality),
-        )
+        consensus::derive_challenge(self.height() + 1, slot, &self.recent_qualities(params))
     }
 
     /// The slot a next block stamped `timestamp` falls in.

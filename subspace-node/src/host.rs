@@ -467,14 +467,17 @@ impl<S: RecordStore> Host<S> {
             Some(i) => crate::contract_state::indexed_state_keypair(&self.keypair, i),
             None => crate::contract_state::state_keypair(&self.keypair, &contract),
         };
-        self.owned.entry(contract).or_insert_with(|| OwnedContract {
-            state: crate::contract_state::ContractState::new(contract),
-            record,
-            restore: Restore::Waiting { at: now, tries: 0 },
-            dirty: false,
-            last_write: None,
-            writing: false,
-        });
+        self.owned.insert(
+            contract,
+            OwnedContract {
+                state: crate::contract_state::ContractState::new(contract),
+                record,
+                restore: Restore::Waiting { at: now, tries: 0 },
+                dirty: false,
+                last_write: None,
+                writing: false,
+            },
+        );
     }
 
     /// The data contracts this host owns and tracks.
