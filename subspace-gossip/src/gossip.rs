@@ -11,7 +11,9 @@ use crate::broadcast::BroadcastQueue;
 use crate::cache::VerifiedCache;
 use crate::config::Config;
 use crate::fault::{FaultValidator, RejectAllFaults};
-use crate::message::{Ack, Body, Digest, DigestEntry, Message, Probe, SignedProbe};
+use crate::message::{
+    Ack, Body, Digest, DigestEntry, Fingerprints, MAX_FINGERPRINT_BITS, Message, Probe, SignedProbe,
+};
 use crate::pool::{Change, MemberInfo, Pool, Status};
 use crate::sampling;
 use crate::statement::{Evidence, Failure, Fault, Join, Leave, Signed, Statement, Suspect};
@@ -105,6 +107,9 @@ struct Suspicion {
     probers: Vec<NodeId>,
     /// Whether this node's own probes failed (only then may it declare the failure).
     mine: bool,
+    /// Times this node asked a peer for the outcome of a suspicion it heard of and that
+    /// outlived every suspicion timeout (see `pull_overdue`).
+    pulls: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +127,14 @@ const MAX_RELAYS: usize = 1024;
 const CATCH_UP_ROUNDS: u32 = 16;
 /// Peers whose last digest range is remembered.
 const MAX_AE_RANGES: usize = 64;
+/// Members per fingerprint bucket a node aims for when it picks the number of buckets.
+const FINGERPRINT_BUCKET_MEMBERS: usize = 8;
+/// Times a node asks for the outcome of one overdue suspicion.
+const MAX_PULLS: u8 = 3;
+/// Most overdue suspicions asked about in one period.
+const MAX_PULLED: usize = 16;
+/// Most digests one fingerprint message is answered with.
+const MAX_FINGERPRINT_RUNS: usize = 4;
 
 /// One node's gossip layer. Feed it messages and timer ticks; drain its transmits and events.
 ///
@@ -143,6 +156,8 @@ pub struct Gossip {
     left: bool,
     seq: u64,
     probe: Option<ProbeState>,
+    /// The target and sequence of the last probe an ack answered (its duplicates are benign).
+    last_acked: Option<(NodeId, u64)>,
     probe_order: Vec<NodeId>,
     next_probe_at: Option<Instant>,
     /// Anti-entropy runs on its own clock, not scaled by local health: a node that Lifeguard
@@ -153,7 +168,6 @@ pub struct Gossip {
     relays: BTreeMap<(NodeId, u64), (NodeId, Instant)>,
     suspicions: BTreeMap<NodeId, Suspicion>,
     local_health: u32,
-    digest_cursor: NodeId,
     /// The id range of the last digest sent to each peer, so that a delta cut at the byte
     /// budget can be followed by another digest of the same range (bounded, oldest dropped).
     ae_ranges: BTreeMap<NodeId, (NodeId, NodeId)>,
@@ -196,6 +210,7 @@ impl Gossip {
             left: false,
             seq,
             probe: None,
+            last_acked: None,
             probe_order: Vec::new(),
             next_probe_at: None,
             next_anti_entropy_at: None,
@@ -203,7 +218,6 @@ impl Gossip {
             relays: BTreeMap::new(),
             suspicions: BTreeMap::new(),
             local_health: 0,
-            digest_cursor: NodeId::default(),
             ae_ranges: BTreeMap::new(),
             catch_up_left: CATCH_UP_ROUNDS,
             ae_news: 0,
@@ -331,9 +345,10 @@ impl Gossip {
 
     fn down_others(&self) -> Vec<NodeId> {
         self.pool
+            .down()
             .iter()
-            .filter(|(id, m)| **id != self.me && !m.status().is_live())
-            .map(|(id, _)| *id)
+            .filter(|id| **id != self.me)
+            .copied()
             .collect()
     }
 
@@ -639,6 +654,20 @@ impl Gossip {
                 },
                 &self.keypair,
             );
+            // Lifeguard's fallback: ping the target directly once more alongside the indirect
+            // probes (memberlist does so over TCP). Under independent loss this alone cuts the
+            // probes that end in a false suspicion five-fold, and every false suspicion costs
+            // the whole network a suspicion and a refutation to verify.
+            if let Ok(ping) = &req {
+                let piggyback = self.piggyback(Some(target), now);
+                self.send(
+                    target,
+                    Message {
+                        body: Body::Ping(*ping),
+                        piggyback,
+                    },
+                );
+            }
             for (p, req) in probers
                 .iter()
                 .filter_map(|p| req.as_ref().ok().map(|r| (p, *r)))
@@ -693,6 +722,7 @@ impl Gossip {
             let r = self.start_probe(now);
             self.step(r);
             self.gossip_to_the_dead();
+            self.pull_overdue(now);
             if self.periods.is_multiple_of(16) {
                 self.expire(now);
             }
@@ -717,9 +747,16 @@ impl Gossip {
     fn gossip_to_the_dead(&mut self) {
         let failed: Vec<NodeId> = self
             .pool
+            .down()
             .iter()
-            .filter(|(id, m)| **id != self.me && m.status() == Status::Failed)
-            .map(|(id, _)| *id)
+            .filter(|id| {
+                **id != self.me
+                    && self
+                        .pool
+                        .get(id)
+                        .is_some_and(|m| m.status() == Status::Failed)
+            })
+            .copied()
             .collect();
         let Some(peer) = sampling::uniform(failed, 1, &mut self.rng).pop() else {
             return;
@@ -730,6 +767,50 @@ impl Gossip {
             Message {
                 body: Body::News,
                 piggyback,
+            },
+        );
+    }
+
+    /// A suspicion heard from others that outlived the longest suspicion timeout has been
+    /// decided somewhere: its subject refuted or was declared failed, and the news missed us
+    /// (piggy-backing stops after its retransmit limit, and anti-entropy with a peer that
+    /// knows comes every few periods). Ask one live member for those entries, at most
+    /// [`MAX_PULLS`] times each and [`MAX_PULLED`] members a period, so that the last
+    /// stragglers learn of a failure a period after it passes the timeout.
+    fn pull_overdue(&mut self, now: Instant) {
+        let n = self.pool.len();
+        let overdue = self.suspicion_timeout(n, 0) + self.config.protocol_period;
+        let want: Vec<NodeId> = self
+            .suspicions
+            .iter()
+            .filter(|(_, s)| !s.mine && s.pulls < MAX_PULLS && now >= s.started + overdue)
+            .map(|(id, _)| *id)
+            .take(MAX_PULLED)
+            .collect();
+        if want.is_empty() {
+            return;
+        }
+        let peers: Vec<NodeId> = self
+            .alive_others()
+            .into_iter()
+            .filter(|p| !want.contains(p))
+            .collect();
+        let Some(peer) = sampling::uniform(peers, 1, &mut self.rng).pop() else {
+            return;
+        };
+        for id in &want {
+            if let Some(s) = self.suspicions.get_mut(id) {
+                s.pulls += 1;
+            }
+        }
+        self.send(
+            peer,
+            Message {
+                body: Body::Delta {
+                    statements: Vec::new(),
+                    want,
+                },
+                piggyback: Vec::new(),
             },
         );
     }
@@ -802,6 +883,7 @@ impl Gossip {
                 confirmers: BTreeSet::new(),
                 probers: Vec::new(),
                 mine: true,
+                pulls: 0,
             });
         s.mine = true;
         s.first_failed_ms = s.first_failed_ms.min(p.started_ms);
@@ -873,7 +955,12 @@ impl Gossip {
     /// A digest of the members in `[from, to]`, cut at `max_digest_entries` (the range then
     /// ending at the last entry it holds).
     fn digest_of(&self, from: NodeId, to: NodeId) -> Digest {
-        let max = self.config.max_digest_entries.max(1);
+        self.digest_of_at_most(from, to, self.config.max_digest_entries)
+    }
+
+    /// As [`Self::digest_of`], cut at `max` entries.
+    fn digest_of_at_most(&self, from: NodeId, to: NodeId, max: usize) -> Digest {
+        let max = max.max(1);
         let entries: Vec<DigestEntry> = self
             .pool
             .range(from)
@@ -889,18 +976,6 @@ impl Gossip {
             _ => to,
         };
         Digest { from, to, entries }
-    }
-
-    /// The next window of the rotating anti-entropy digest.
-    fn digest_window(&mut self) -> Digest {
-        let last = NodeId::from_bytes([0xff; 32]);
-        let digest = self.digest_of(self.digest_cursor, last);
-        self.digest_cursor = if digest.to == last {
-            NodeId::default()
-        } else {
-            next_id(&digest.to)
-        };
-        digest
     }
 
     /// A digest of the members in `[from, to]` for `peer` (see [`Self::digest_of`]),
@@ -927,15 +1002,58 @@ impl Gossip {
         let Some(peer) = sampling::uniform(pool, 1, &mut self.rng).pop() else {
             return;
         };
-        let digest = self.digest_window();
-        self.remember_range(peer, digest.from, digest.to);
+        // Fingerprints of buckets holding about eight members each: in steady state the
+        // whole exchange is this one message, 1 KiB at 1,000 members.
+        let buckets = self.pool.len().div_ceil(FINGERPRINT_BUCKET_MEMBERS).max(1);
+        let bits = (usize::BITS - (buckets - 1).leading_zeros()) as u8;
+        let bits = bits.min(MAX_FINGERPRINT_BITS);
+        let buckets = self.pool.fingerprints(bits);
         self.send(
             peer,
             Message {
-                body: Body::Digest(digest),
+                body: Body::Fingerprints(Fingerprints { bits, buckets }),
                 piggyback: Vec::new(),
             },
         );
+    }
+
+    /// Answers fingerprints: a digest of each run of buckets that differ (at most
+    /// [`MAX_FINGERPRINT_RUNS`] runs, the last one stretched over the rest, and
+    /// `max_digest_entries` entries in all), after which the Scuttlebutt legs go as usual.
+    fn on_fingerprints(&mut self, from: NodeId, f: Fingerprints) -> Result<()> {
+        if !f.is_well_formed() {
+            return Err(GossipError::Malformed("fingerprint buckets".into()));
+        }
+        let mine = self.pool.fingerprints(f.bits);
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for (i, (a, b)) in mine.iter().zip(&f.buckets).enumerate() {
+            if a == b {
+                continue;
+            }
+            let full = runs.len() == MAX_FINGERPRINT_RUNS;
+            match runs.last_mut() {
+                Some(r) if r.1 + 1 == i || full => r.1 = i,
+                _ => runs.push((i, i)),
+            }
+        }
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let per_run = (self.config.max_digest_entries / runs.len()).max(1);
+        for (a, b) in runs {
+            let (lo, _) = bucket_range(a, f.bits);
+            let (_, hi) = bucket_range(b, f.bits);
+            let digest = self.digest_of_at_most(lo, hi, per_run);
+            self.remember_range(from, digest.from, digest.to);
+            self.send(
+                from,
+                Message {
+                    body: Body::Digest(digest),
+                    piggyback: Vec::new(),
+                },
+            );
+        }
+        Ok(())
     }
 
     /// Entries for `nodes`: first every member's headlines (latest join and status-deciding
@@ -1023,6 +1141,11 @@ impl Gossip {
         }
         if give.is_empty() && want.is_empty() {
             return;
+        }
+        // A delta we get back for this range may be cut at the budget; remember the range so
+        // that we can ask again (see the `Delta` arm), whoever started the exchange.
+        if !self.ae_ranges.contains_key(&from) {
+            self.remember_range(from, d.from, d.to);
         }
         let statements = self.delta_for(from, give);
         self.send(
@@ -1181,6 +1304,17 @@ impl Gossip {
                         piggyback,
                     },
                 );
+                // The same signed ack straight to the requester too: a second path home for
+                // the one message that decides whether we are suspected.
+                if p.body.from != from {
+                    self.send(
+                        p.body.from,
+                        Message {
+                            body: Body::Ack(ack),
+                            piggyback: Vec::new(),
+                        },
+                    );
+                }
                 Ok(())
             }
             Body::Ack(a) => self.on_ack(now, from, a),
@@ -1188,6 +1322,7 @@ impl Gossip {
                 self.on_digest(from, d);
                 Ok(())
             }
+            Body::Fingerprints(f) => self.on_fingerprints(from, f),
             Body::Delta { statements, want } => {
                 let size: usize = statements.iter().map(Signed::encoded_len).sum();
                 let news = self.accept_all(now, statements, false);
@@ -1257,6 +1392,11 @@ impl Gossip {
                 p.target == a.body.from && p.seq == a.body.seq && now < p.deadline
             });
             if !matches {
+                // A second copy of the ack that already answered our probe (the direct and the
+                // relayed path both delivered) is no fault of the sender.
+                if self.last_acked == Some((a.body.from, a.body.seq)) {
+                    return Ok(());
+                }
                 return Err(GossipError::UnexpectedAck);
             }
             let key = self
@@ -1266,6 +1406,7 @@ impl Gossip {
             self.stats.signatures_verified += 1;
             a.verify(&key)?;
             self.probe = None;
+            self.last_acked = Some((a.body.from, a.body.seq));
             self.lhm_down();
             return Ok(());
         }
@@ -1479,6 +1620,7 @@ impl Gossip {
                 confirmers: BTreeSet::new(),
                 probers: Vec::new(),
                 mine: false,
+                pulls: 0,
             });
             if by != self.me && sus.confirmers.insert(by) {
                 confirms = sus.confirmers.len() <= self.config.indirect_probes.max(1);
@@ -1593,6 +1735,23 @@ impl Gossip {
 }
 
 /// Slice `i` of `k` equal slices of the id space (by first byte), inclusive bounds.
+/// The first and last id of bucket `i` of `2^bits` id-prefix buckets.
+fn bucket_range(i: usize, bits: u8) -> (NodeId, NodeId) {
+    let bits = u32::from(bits.min(MAX_FINGERPRINT_BITS));
+    let (lo, hi) = if bits == 0 {
+        (0u16, u16::MAX)
+    } else {
+        let width = 1u32 << (16 - bits);
+        let lo = (i as u32) * width;
+        (lo as u16, (lo + width - 1) as u16)
+    };
+    let mut a = [0u8; 32];
+    let mut b = [0xffu8; 32];
+    a[..2].copy_from_slice(&lo.to_be_bytes());
+    b[..2].copy_from_slice(&hi.to_be_bytes());
+    (NodeId::from_bytes(a), NodeId::from_bytes(b))
+}
+
 fn id_slice(i: usize, k: usize) -> (NodeId, NodeId) {
     let k = k.clamp(1, 256);
     let i = i.min(k - 1);
@@ -1604,17 +1763,4 @@ fn id_slice(i: usize, k: usize) -> (NodeId, NodeId) {
         to[0] = ((i + 1) * 256 / k - 1) as u8;
     }
     (NodeId::from_bytes(from), NodeId::from_bytes(to))
-}
-
-/// The id right after `id` in byte order (wrapping to zero).
-fn next_id(id: &NodeId) -> NodeId {
-    let mut b = id.to_bytes();
-    for x in b.iter_mut().rev() {
-        let (v, carry) = x.overflowing_add(1);
-        *x = v;
-        if !carry {
-            break;
-        }
-    }
-    NodeId::from_bytes(b)
 }

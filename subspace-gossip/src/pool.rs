@@ -6,11 +6,12 @@
 //! idempotent, and status and uptime are pure functions of the entry. Anti-entropy compares
 //! entries by a [`Summary`] (count and XOR of statement ids).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use subspace_crypto::{ContractId, Hash256, NodeId, PublicKey};
 
+use crate::message::MAX_FINGERPRINT_BITS;
 use crate::statement::{Join, Rank, Signed, Statement};
 use crate::uptime::{Interval, accrued_ms};
 
@@ -275,6 +276,22 @@ fn dominated(statements: &Entries) -> Vec<Hash256> {
     out
 }
 
+/// The fingerprint leaf of `node`: its first [`MAX_FINGERPRINT_BITS`] bits.
+fn leaf_of(node: &NodeId) -> usize {
+    let b = node.as_bytes();
+    usize::from(u16::from_be_bytes([b[0], b[1]]) >> (16 - MAX_FINGERPRINT_BITS))
+}
+
+/// What one member adds to its bucket's fingerprint: 64 bits of a hash of its id and summary
+/// (a hash rather than the summary itself, so that XORs of different members cannot cancel).
+fn summary_hash(node: &NodeId, s: &Summary) -> u64 {
+    let mut bytes = [0u8; 44];
+    bytes[..32].copy_from_slice(node.as_bytes());
+    bytes[32..36].copy_from_slice(&s.count.to_be_bytes());
+    bytes[36..].copy_from_slice(&s.xor.to_be_bytes());
+    prefix(&subspace_crypto::hash::blake3(&bytes))
+}
+
 fn prefix(id: &Hash256) -> u64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&id.0[..8]);
@@ -295,6 +312,13 @@ pub(crate) struct Change {
 #[derive(Debug, Clone)]
 pub struct Pool {
     members: BTreeMap<NodeId, Member>,
+    /// The members that are down (failed or left), kept beside the map so that the per-period
+    /// choices among them (gossip to the dead, anti-entropy partners) cost no walk of the pool.
+    down: BTreeSet<NodeId>,
+    /// Anti-entropy fingerprints at the finest level: for each of the `2^MAX_FINGERPRINT_BITS`
+    /// id-prefix buckets, the XOR of [`summary_hash`] over its members (empty until the first
+    /// member arrives). Kept up to date on every change, so a fingerprint message costs a fold.
+    leaves: Vec<u64>,
     max_members: usize,
     max_statements: usize,
     /// Statements trimmed because an entry was full.
@@ -308,6 +332,8 @@ impl Pool {
     pub fn new(max_members: usize, max_statements: usize) -> Pool {
         Pool {
             members: BTreeMap::new(),
+            down: BTreeSet::new(),
+            leaves: Vec::new(),
             max_members: max_members.max(1),
             max_statements: max_statements.max(3),
             dropped_statements: 0,
@@ -327,6 +353,49 @@ impl Pool {
 
     pub(crate) fn get(&self, node: &NodeId) -> Option<&Member> {
         self.members.get(node)
+    }
+
+    /// The members that are down (failed or left), in id order.
+    pub(crate) fn down(&self) -> &BTreeSet<NodeId> {
+        &self.down
+    }
+
+    /// The fingerprint of every `2^bits` id-prefix bucket (`bits` at most
+    /// [`MAX_FINGERPRINT_BITS`]), in id order: equal pools give equal fingerprints.
+    pub fn fingerprints(&self, bits: u8) -> Vec<u64> {
+        let bits = bits.min(MAX_FINGERPRINT_BITS);
+        let mut out = vec![0u64; 1 << bits];
+        if self.leaves.is_empty() {
+            return out;
+        }
+        let shift = MAX_FINGERPRINT_BITS - bits;
+        for (i, leaf) in self.leaves.iter().enumerate() {
+            out[i >> shift] ^= leaf;
+        }
+        out
+    }
+
+    /// Files `node` under down or not and refreshes its fingerprint leaf, after its entry
+    /// changed from `old` (its summary before, `None` if it was not held).
+    fn track(&mut self, node: NodeId, old: Option<Summary>) {
+        if self.leaves.is_empty() {
+            self.leaves = vec![0; 1 << MAX_FINGERPRINT_BITS];
+        }
+        let leaf = leaf_of(&node);
+        if let Some(old) = old {
+            self.leaves[leaf] ^= summary_hash(&node, &old);
+        }
+        if let Some(m) = self.members.get(&node) {
+            self.leaves[leaf] ^= summary_hash(&node, &m.summary);
+        }
+        match self.members.get(&node) {
+            Some(m) if !m.status().is_live() => {
+                self.down.insert(node);
+            }
+            _ => {
+                self.down.remove(&node);
+            }
+        }
     }
 
     /// The view of one member.
@@ -406,19 +475,21 @@ impl Pool {
             }
             let before = m.status();
             let before_top = m.top;
+            let old = m.summary;
             let fault = matches!(s.statement, Statement::Fault(_));
             m.statements.insert(key, s);
             self.dropped_statements += m.recompute(self.max_statements);
-            if !m.statements.contains_key(&key) {
-                return None;
-            }
+            let kept = m.statements.contains_key(&key);
+            self.track(subject, Some(old));
+            let m = self.members.get(&subject).filter(|_| kept)?;
             let changed = m.top != before_top || fault;
-            return changed.then_some(Change {
+            let change = Change {
                 before: Some(before),
                 after: m.status(),
                 incarnation: m.incarnation(),
                 fault,
-            });
+            };
+            return changed.then_some(change);
         }
         let Statement::Join(j) = &s.statement else {
             return None;
@@ -448,6 +519,7 @@ impl Pool {
             fault: false,
         };
         self.members.insert(subject, m);
+        self.track(subject, None);
         Some(change)
     }
 
@@ -460,7 +532,8 @@ impl Pool {
             .map(|(n, _)| *n);
         match victim {
             Some(v) => {
-                self.members.remove(&v);
+                let old = self.members.remove(&v).map(|m| m.summary);
+                self.track(v, old);
                 self.evicted_members += 1;
                 true
             }
@@ -515,6 +588,7 @@ impl Pool {
     /// latest join) and drops members that have been down since before it. Returns the dropped.
     pub(crate) fn expire(&mut self, horizon_ms: u64) -> Vec<NodeId> {
         let mut gone = Vec::new();
+        let mut changed = Vec::new();
         for (n, m) in self.members.iter_mut() {
             if m.down_since().is_some_and(|t| t < horizon_ms) {
                 gone.push(*n);
@@ -525,11 +599,19 @@ impl Pool {
             m.statements
                 .retain(|(t, id)| *t >= horizon_ms || *id == top || *id == jk);
             if m.statements.len() != before {
+                let old = m.summary;
                 m.recompute(usize::MAX);
+                if m.summary != old {
+                    changed.push((*n, old));
+                }
             }
         }
         for n in &gone {
-            self.members.remove(n);
+            let old = self.members.remove(n).map(|m| m.summary);
+            self.track(*n, old);
+        }
+        for (n, old) in changed {
+            self.track(n, Some(old));
         }
         gone
     }
@@ -598,6 +680,24 @@ mod tests {
             statement: st,
             signature: Signature::from_bytes([0; 64]),
         }
+    }
+
+    /// The incrementally kept indexes (down set, fingerprint leaves) match a fresh computation.
+    fn check_indexes(p: &Pool) {
+        let down: BTreeSet<NodeId> = p
+            .members
+            .iter()
+            .filter(|(_, m)| !m.status().is_live())
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(p.down, down);
+        let mut leaves = vec![0u64; 1 << MAX_FINGERPRINT_BITS];
+        for (n, m) in &p.members {
+            leaves[leaf_of(n)] ^= summary_hash(n, &m.summary);
+        }
+        assert_eq!(p.fingerprints(MAX_FINGERPRINT_BITS), leaves);
+        let coarse: u64 = leaves.iter().fold(0, |a, b| a ^ b);
+        assert_eq!(p.fingerprints(0), vec![coarse]);
     }
 
     fn pool_of(keys: &[Keypair], items: &[(u8, usize, usize, u64, u64)], max: usize) -> Pool {
@@ -681,6 +781,11 @@ mod tests {
             }
             let p2 = pool_of(&ks, &shuffled, 6);
             prop_assert_eq!(p1.fingerprint(), p2.fingerprint());
+            for bits in [0, 3, MAX_FINGERPRINT_BITS] {
+                prop_assert_eq!(p1.fingerprints(bits), p2.fingerprints(bits));
+            }
+            check_indexes(&p1);
+            check_indexes(&p2);
         }
     }
 
@@ -744,5 +849,27 @@ mod tests {
         }
         assert_eq!(p.len(), 2);
         assert_eq!(p.evicted_members, 2);
+        check_indexes(&p);
+    }
+
+    #[test]
+    fn expiry_keeps_the_indexes_in_step() {
+        let ks = keys();
+        // Joins at 10..13, node 1 failed at 20 (by 0), node 2 suspected at 30 (by 0).
+        let items = [
+            (0, 0, 0, 1, 10),
+            (0, 1, 0, 1, 11),
+            (0, 2, 0, 1, 12),
+            (0, 3, 0, 1, 13),
+            (3, 1, 0, 1, 20),
+            (2, 2, 0, 1, 30),
+        ];
+        let mut p = pool_of(&ks, &items, 8);
+        check_indexes(&p);
+        assert!(p.down().contains(&ks[1].node_id()));
+        let gone = p.expire(40);
+        assert_eq!(gone, vec![ks[1].node_id()]);
+        check_indexes(&p);
+        assert!(p.down().is_empty());
     }
 }

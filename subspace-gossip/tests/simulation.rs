@@ -9,10 +9,10 @@
 //! event order, and their output is merged in node order. Loss and delay are drawn from each
 //! sender's own generator, so the same seed gives the same trace however threads interleave.
 //!
-//! Environment: `GOSSIP_SIM_N` (nodes of the join/kill/loss run), `GOSSIP_SIM_FP_N` (nodes of
-//! the 1,000-period false-positive run), `GOSSIP_SIM_FULL=1` (that run on 1,000 nodes),
-//! `GOSSIP_SIM_PARTITION_N` (nodes of the partition run), `GOSSIP_SIM_STATS=1` (signatures,
-//! bytes and misses per period), `GOSSIP_SIM_DEBUG=1` (views of each victim per period).
+//! Environment: `GOSSIP_SIM_N` (nodes of the join/kill/loss run), `GOSSIP_SIM_LOSS_PERIODS`
+//! (its periods at 10% loss), `GOSSIP_SIM_PARTITION_N` (nodes of the partition run),
+//! `GOSSIP_SIM_STATS=1` (signatures, bytes and misses per period), `GOSSIP_SIM_DEBUG=1` (views
+//! of each victim per period).
 
 // The harness's helpers are test code outside `#[test]` functions, which clippy.toml's
 // allowance does not reach.
@@ -26,7 +26,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use rayon::prelude::*;
 use subspace_crypto::{ContractId, Keypair, NodeId, hash};
-use subspace_gossip::{Config, Event, Gossip, Interval, Status};
+use subspace_gossip::{Body, Config, Event, Gossip, Interval, Status};
 
 const PERIOD_MS: u64 = 1000;
 const UNIX0: u64 = 1_800_000_000_000;
@@ -83,6 +83,8 @@ struct Host {
     trace: u64,
     /// Failed events about nodes that were alive when the event was seen.
     false_failures: Vec<NodeId>,
+    /// The first direct probe this node sent to each dead node: (node, time).
+    pings_to_dead: Vec<(usize, u64)>,
 }
 
 impl Host {
@@ -95,6 +97,12 @@ impl Host {
             let Some(&j) = w.index.get(&to) else {
                 continue;
             };
+            if !w.alive[j]
+                && matches!(msg.body, Body::Ping(_))
+                && !self.pings_to_dead.iter().any(|(d, _)| *d == j)
+            {
+                self.pings_to_dead.push((j, now_ms));
+            }
             let lost = self.link.next_u32() % 1000 < w.loss_per_mille;
             let cut = w.partitioned && w.group[self.i] != w.group[j];
             let delay = MIN_DELAY_MS + self.link.next_u64() % DELAY_SPREAD_MS;
@@ -209,6 +217,7 @@ impl Sim {
                 bytes_sent: 0,
                 trace: 0,
                 false_failures: Vec::new(),
+                pings_to_dead: Vec::new(),
             });
         }
         let index = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
@@ -238,6 +247,22 @@ impl Sim {
 
     fn bytes_sent(&self) -> u64 {
         self.hosts.iter().map(|h| h.bytes_sent).sum()
+    }
+
+    /// Signatures verified, messages sent and bytes sent, summed over all nodes.
+    fn totals(&self) -> (u64, u64, u64) {
+        self.hosts.iter().fold((0, 0, 0), |(v, m, b), h| {
+            (
+                v + h.g.stats().signatures_verified,
+                m + h.sent,
+                b + h.bytes_sent,
+            )
+        })
+    }
+
+    /// Times nodes refuted news about themselves, summed.
+    fn refutations(&self) -> u64 {
+        self.hosts.iter().map(|h| h.g.stats().refutations).sum()
     }
 
     fn false_failures(&self) -> usize {
@@ -465,10 +490,16 @@ struct Report {
     /// Periods run at 10% loss with every false failure counted.
     loss_periods: u64,
     false_positives: usize,
+    /// Suspicions of live nodes that their subjects refuted during the loss periods.
+    refutations: u64,
+    /// Per live node and period at 10% loss once detection was over: signatures verified,
+    /// messages and bytes sent.
+    steady: (f64, f64, u64),
     trace: u64,
 }
 
-/// `n` nodes join through 3 seeds; then 10% loss; 5% are killed and detected; the rest run on.
+/// `n` nodes join through 3 seeds; then 10% loss; 5% are killed and detected; the network runs
+/// on at 10% loss until `loss_periods` periods have passed since the loss began.
 fn thousand_nodes(seed: u64, n: usize, loss_periods: u64) -> Report {
     let config = sim_config();
     let mut sim = Sim::new(n, seed, &config);
@@ -516,7 +547,34 @@ fn thousand_nodes(seed: u64, n: usize, loss_periods: u64) -> Report {
                 2 * detect_bound(n, &config)
             )
         });
-    sim.run_until(sim.now_ms + loss_periods * PERIOD_MS);
+    let refuted0 = sim.refutations();
+    let rest = loss_periods.saturating_sub(5 + detect_periods);
+    let stats = std::env::var("GOSSIP_SIM_STATS").is_ok();
+    let (v0, m0, b0) = sim.totals();
+    let mut done = 0;
+    while done < rest {
+        let step = (rest - done).min(100);
+        let (va, ma, ba) = sim.totals();
+        let wall = std::time::Instant::now();
+        sim.run_until(sim.now_ms + step * PERIOD_MS);
+        done += step;
+        if stats {
+            let (vb, mb, bb) = sim.totals();
+            let per = ((n - victims.len()) as u64 * step) as f64;
+            println!(
+                "loss periods to {}: per node-period {:.2} verified, {:.2} messages, {:.0} B; \
+                 {:.1} s wall; false failures {}",
+                5 + detect_periods + done,
+                (vb - va) as f64 / per,
+                (mb - ma) as f64 / per,
+                (bb - ba) as f64 / per,
+                wall.elapsed().as_secs_f64(),
+                sim.false_failures()
+            );
+        }
+    }
+    let (v1, m1, b1) = sim.totals();
+    let per = ((n - victims.len()) as u64 * rest.max(1)) as f64;
     assert!(
         sim.converged(&victims),
         "seed {seed}: pools diverged under loss"
@@ -525,24 +583,45 @@ fn thousand_nodes(seed: u64, n: usize, loss_periods: u64) -> Report {
         join_periods,
         detect_periods,
         bytes_per_node_per_s,
-        loss_periods: 5 + detect_periods + loss_periods,
+        loss_periods: 5 + detect_periods + rest,
         false_positives: sim.false_failures(),
+        refutations: sim.refutations() - refuted0,
+        steady: (
+            (v1 - v0) as f64 / per,
+            (m1 - m0) as f64 / per,
+            ((b1 - b0) as f64 / per) as u64,
+        ),
         trace: sim.trace(),
     }
 }
 
 #[test]
-fn thousand_nodes_join_detect_failures_and_replay_identically() {
+fn thousand_nodes_join_detect_failures_stay_quiet_under_loss_and_replay_identically() {
     let seed = 7;
-    // The issue's 1,000 nodes: every node verifies every statement itself, so the join alone
-    // costs ~1M signature checks (batched); this test takes ~90 CPU-seconds, the whole suite
-    // ~100 s on two shared cores (figures in BENCHMARKS.md). `GOSSIP_SIM_N` overrides.
+    // The issue's 1,000 nodes and 1,000 periods at 10% loss: every node verifies every
+    // statement itself, so the join alone costs ~1M signature checks (batched), and each
+    // period every node signs and checks its probe and ack. ~3 minutes on two cores
+    // (figures in BENCHMARKS.md). `GOSSIP_SIM_N` and `GOSSIP_SIM_LOSS_PERIODS` override.
     let n = env_usize("GOSSIP_SIM_N", 1000);
-    let r = thousand_nodes(seed, n, LOSS_PERIODS_AFTER_DETECTION);
+    let loss_periods = env_usize("GOSSIP_SIM_LOSS_PERIODS", 1000) as u64;
+    let r = thousand_nodes(seed, n, loss_periods);
+    let live_periods = (n - n / 20) as u64 * r.loss_periods;
     println!(
         "seed {seed}: {n} nodes joined in {} periods, {} B/node/s while joining; 5% killed, all \
-         marked failed in {} periods; {} periods at 10% loss, false positives {}",
-        r.join_periods, r.bytes_per_node_per_s, r.detect_periods, r.loss_periods, r.false_positives
+         marked failed in {} periods; {} periods at 10% loss: false positives {} (rate {:.1e} \
+         per live node-period), {} suspicions of live nodes refuted ({:.1e} per node-period); \
+         after detection, per node-period: {:.2} signatures verified, {:.2} messages, {} B sent",
+        r.join_periods,
+        r.bytes_per_node_per_s,
+        r.detect_periods,
+        r.loss_periods,
+        r.false_positives,
+        r.false_positives as f64 / live_periods as f64,
+        r.refutations,
+        r.refutations as f64 / live_periods as f64,
+        r.steady.0,
+        r.steady.1,
+        r.steady.2
     );
     assert!(
         r.join_periods <= JOIN_BOUND,
@@ -559,16 +638,13 @@ fn thousand_nodes_join_detect_failures_and_replay_identically() {
         r.false_positives, 0,
         "seed {seed}: live nodes declared failed"
     );
+    assert!(r.loss_periods >= loss_periods);
     // Same seed, same trace (a smaller network keeps the second run cheap).
-    let a = thousand_nodes(11, 100, 3);
-    let b = thousand_nodes(11, 100, 3);
+    let a = thousand_nodes(11, 100, 60);
+    let b = thousand_nodes(11, 100, 60);
     assert_eq!(a.trace, b.trace, "seed 11: two runs diverged");
     assert_ne!(a.trace, r.trace);
 }
-
-/// Periods the 1,000-node run goes on at 10% loss after detection (false positives counted
-/// throughout); the 1,000-period loss run is `no_false_positives_under_ten_percent_loss_for_1000_periods`.
-const LOSS_PERIODS_AFTER_DETECTION: u64 = 20;
 
 fn env_usize(var: &str, default: usize) -> usize {
     std::env::var(var)
@@ -631,7 +707,7 @@ fn partitioned_half_rejoins_through_anti_entropy() {
 
 #[test]
 fn uptime_is_credited_identically_by_every_node() {
-    let seed = 5;
+    let seed = env_usize("GOSSIP_SIM_UPTIME_SEED", 5) as u64;
     let n = 40;
     let mut sim = joined(n, seed, &sim_config());
     let (leaver, crasher) = (n - 1, n - 2);
@@ -648,14 +724,28 @@ fn uptime_is_credited_identically_by_every_node() {
     sim.run_until(interval.end_ms - UNIX0 + PERIOD_MS);
     let expected = t_down - t_start;
     assert_eq!(expected * 3, interval.len_ms() * 2);
-    for &host in &[leaver, crasher] {
+    // A crash is seen at the first probe that fails: the clock stops when that probe was sent,
+    // which is up to one period before the crash (a probe in flight) and after it by however
+    // long the first prober took to come round (about a period on average: each member is
+    // probed about once a period, by members in random order).
+    let first_probe = sim
+        .hosts
+        .iter()
+        .flat_map(|h| h.pings_to_dead.iter())
+        .filter(|(d, _)| *d == crasher)
+        .map(|(_, t)| UNIX0 + t)
+        .min()
+        .unwrap();
+    let lag = first_probe - t_down;
+    for (host, early, late) in [(leaver, 0, 0), (crasher, PERIOD_MS, lag)] {
         let views: BTreeSet<u64> = sim
             .live()
             .iter()
             .map(|&i| sim.node(i).uptime(&sim.ids[host], interval).as_millis() as u64)
             .collect();
         println!(
-            "seed {seed}: host {host} up {expected} ms of {} ms, credited {views:?}",
+            "seed {seed}: host {host} up {expected} ms of {} ms, credited {views:?} (first \
+             probe after the crash: {lag} ms)",
             interval.len_ms()
         );
         assert_eq!(
@@ -665,47 +755,8 @@ fn uptime_is_credited_identically_by_every_node() {
         );
         let credited = *views.iter().next().unwrap();
         assert!(
-            credited.abs_diff(expected) <= PERIOD_MS,
+            credited + early >= expected && credited <= expected + late,
             "seed {seed}: host {host} credited {credited}"
         );
     }
-}
-
-#[test]
-fn no_false_positives_under_ten_percent_loss_for_1000_periods() {
-    let seed = 3;
-    let full = std::env::var("GOSSIP_SIM_FULL").is_ok();
-    let n = if full {
-        1000
-    } else {
-        env_usize("GOSSIP_SIM_FP_N", 100)
-    };
-    let mut sim = joined(n, seed, &sim_config());
-    sim.loss_per_mille = 100;
-    let suspicions_before = sim
-        .hosts
-        .iter()
-        .map(|h| h.g.stats().refutations)
-        .sum::<u64>();
-    sim.run_until(sim.now_ms + 1000 * PERIOD_MS);
-    let refutations = sim
-        .hosts
-        .iter()
-        .map(|h| h.g.stats().refutations)
-        .sum::<u64>()
-        - suspicions_before;
-    let declared: u64 = sim
-        .hosts
-        .iter()
-        .map(|h| h.g.stats().failures_declared)
-        .sum();
-    println!(
-        "seed {seed}: {n} nodes, 1000 periods at 10% loss: {declared} failure declarations, {} false failures seen, \
-         {refutations} refuted suspicions ({:.5} per node-period)",
-        sim.false_failures(),
-        refutations as f64 / (n as f64 * 1000.0)
-    );
-    assert_eq!(declared, 0, "seed {seed}: a live node was declared failed");
-    assert_eq!(sim.false_failures(), 0);
-    assert!(sim.converged(&[]));
 }
