@@ -8,6 +8,9 @@
 //!   (the common case in a converged network: no signature work).
 //! - `anti_entropy/digest_10k_*`: answering a Scuttlebutt digest against a 10,000-member pool,
 //!   delta computation and encoding included.
+//! - `anti_entropy/fingerprints_10k_*`: answering the steady-state first leg, 2,048 bucket
+//!   fingerprints of a 10,000-member pool: equal pools (nothing to send), and 1% of buckets
+//!   differing (digests of the differing ranges, encoded).
 //! - `reference/ed25519_verify_plus_sign`: the raw signature work a ping costs, same run.
 //! - `verify/{one_by_one,batch}_{6,64,256}`: checking n gossip-domain signatures one at a
 //!   time (`PublicKey::verify`, strict) against one `verify_batch` call (what a node does with
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
 use subspace_crypto::{ContractId, Keypair, NodeId, domain};
-use subspace_gossip::message::{Digest, DigestEntry, Probe, SignedProbe};
+use subspace_gossip::message::{Digest, DigestEntry, Fingerprints, Probe, SignedProbe};
 use subspace_gossip::statement::{Join, Suspect};
 use subspace_gossip::{Body, Config, Gossip, Message, Statement};
 
@@ -268,6 +271,23 @@ fn anti_entropy(c: &mut Criterion) {
         }),
         piggyback: vec![],
     };
+    // Fingerprints of 2,048 buckets (about 5 members each, as a 10,000-member node sends them),
+    // equal, and with 1% of the buckets differing.
+    let bits = 11;
+    let same = g.pool().fingerprints(bits);
+    let mut differ = same.clone();
+    for f in differ.iter_mut().step_by(100) {
+        *f ^= 1;
+    }
+    let fp = |buckets: Vec<u64>| {
+        Message {
+            body: Body::Fingerprints(Fingerprints { bits, buckets }),
+            piggyback: vec![],
+        }
+        .encode()
+        .unwrap()
+    };
+    let (same_bytes, differ_bytes) = (fp(same), fp(differ));
     let churn_bytes = churn.encode().unwrap();
     let fresh_bytes = fresh.encode().unwrap();
     let mut group = c.benchmark_group("anti_entropy");
@@ -280,6 +300,22 @@ fn anti_entropy(c: &mut Criterion) {
             g.handle_bytes(t0, peer, black_box(&churn_bytes)).unwrap();
             let (_, m) = g.poll_transmit().unwrap();
             black_box(m.encode().unwrap().len())
+        })
+    });
+    group.bench_function("fingerprints_10k_equal", |b| {
+        b.iter(|| {
+            g.handle_bytes(t0, peer, black_box(&same_bytes)).unwrap();
+            assert!(g.poll_transmit().is_none());
+        })
+    });
+    group.bench_function("fingerprints_10k_1pct_differ", |b| {
+        b.iter(|| {
+            g.handle_bytes(t0, peer, black_box(&differ_bytes)).unwrap();
+            let mut sent = 0;
+            while let Some((_, m)) = g.poll_transmit() {
+                sent += m.encode().unwrap().len();
+            }
+            black_box(sent)
         })
     });
     group.bench_function("digest_10k_new_node", |b| {

@@ -14,7 +14,7 @@ use crate::fault::{FaultValidator, RejectAllFaults};
 use crate::message::{
     Ack, Body, Digest, DigestEntry, Fingerprints, MAX_FINGERPRINT_BITS, Message, Probe, SignedProbe,
 };
-use crate::pool::{Change, MemberInfo, Pool, Status};
+use crate::pool::{Change, MemberInfo, Pool, Status, Summary};
 use crate::sampling;
 use crate::statement::{Evidence, Failure, Fault, Join, Leave, Signed, Statement, Suspect};
 use crate::uptime::Interval;
@@ -129,6 +129,8 @@ const CATCH_UP_ROUNDS: u32 = 16;
 const MAX_AE_RANGES: usize = 64;
 /// Members per fingerprint bucket a node aims for when it picks the number of buckets.
 const FINGERPRINT_BUCKET_MEMBERS: usize = 8;
+/// Most (peer, member) pairs remembered as given lately.
+const MAX_GIVEN: usize = 1 << 16;
 /// Times a node asks for the outcome of one overdue suspicion.
 const MAX_PULLS: u8 = 3;
 /// Most overdue suspicions asked about in one period.
@@ -171,6 +173,9 @@ pub struct Gossip {
     /// The id range of the last digest sent to each peer, so that a delta cut at the byte
     /// budget can be followed by another digest of the same range (bounded, oldest dropped).
     ae_ranges: BTreeMap<NodeId, (NodeId, NodeId)>,
+    /// Entries given whole to a peer lately: (peer, member) → (summary given, until when it
+    /// is not given again); bounded by [`MAX_GIVEN`].
+    given: BTreeMap<(NodeId, NodeId), (Summary, Instant)>,
     /// Follow-up digests left in this anti-entropy interval.
     catch_up_left: u32,
     /// Statements anti-entropy taught this node since its last exchange began: while it is
@@ -219,6 +224,7 @@ impl Gossip {
             suspicions: BTreeMap::new(),
             local_health: 0,
             ae_ranges: BTreeMap::new(),
+            given: BTreeMap::new(),
             catch_up_left: CATCH_UP_ROUNDS,
             ae_news: 0,
             stats: Stats::default(),
@@ -1057,18 +1063,47 @@ impl Gossip {
     }
 
     /// Entries for `nodes`: first every member's headlines (latest join and status-deciding
-    /// statement), then the rest of the same entries, each pass oldest news first and cut at
-    /// the byte budget.
+    /// statement), then the rest of the same entries, each pass oldest news first (or, when
+    /// `requested`, in the order the peer asked for them) and cut at the byte budget.
     ///
     /// The two parties come first: what each says about itself and what the other says about
     /// it are what a partitioned node needs to refute and rejoin. Headlines go before whole
     /// entries because the entries of members that many suspected are large: after a healed
     /// partition a budget's worth of old suspicions would otherwise crowd out the refutations.
-    fn delta_for(&self, peer: NodeId, mut nodes: Vec<NodeId>) -> Vec<Signed> {
-        nodes.sort_by_cached_key(|n| {
-            let party = *n == peer || *n == self.me;
-            (!party, self.pool.get(n).map_or(0, |m| m.last_ms), *n)
-        });
+    fn delta_for(
+        &mut self,
+        now: Instant,
+        peer: NodeId,
+        mut nodes: Vec<NodeId>,
+        requested: bool,
+    ) -> Vec<Signed> {
+        // An entry given whole to this peer within the last two periods, unchanged since, is
+        // not offered again unasked: the peer holds it, and if its summary still differs it
+        // holds more than we do (after a healed partition nearly every entry differs that
+        // way, and the follow-up exchanges re-sent every one of them). What the peer asks for
+        // by name it gets (it may have lost the delta, or be pulling an overdue suspicion).
+        if self.given.len() > MAX_GIVEN / 2 {
+            self.given.retain(|_, (_, until)| *until > now);
+        }
+        if !requested {
+            nodes.retain(|n| {
+                let fresh = self
+                    .given
+                    .get(&(peer, *n))
+                    .filter(|(_, until)| *until > now)
+                    .map(|(s, _)| *s);
+                fresh.is_none() || fresh != self.pool.summary(n)
+            });
+        }
+        if requested {
+            // The peer listed what it wants most first; only the two parties go before.
+            nodes.sort_by_key(|n| !(*n == peer || *n == self.me));
+        } else {
+            nodes.sort_by_cached_key(|n| {
+                let party = *n == peer || *n == self.me;
+                (!party, self.pool.get(n).map_or(0, |m| m.last_ms), *n)
+            });
+        }
         let budget = self.config.anti_entropy_budget;
         let mut out = Vec::new();
         let mut used = 0usize;
@@ -1082,9 +1117,10 @@ impl Gossip {
             }
             used += size;
             out.extend(head.into_iter().cloned());
-            whole.push(m);
+            whole.push((*n, m));
         }
-        for m in whole {
+        let mut sent_whole = Vec::new();
+        for (n, m) in whole {
             let rest: Vec<&Signed> = m.entry().filter(|(h, _)| !*h).map(|(_, s)| s).collect();
             let size: usize = rest.iter().map(|s| s.encoded_len()).sum();
             if used + size > budget {
@@ -1092,11 +1128,19 @@ impl Gossip {
             }
             used += size;
             out.extend(rest.into_iter().cloned());
+            sent_whole.push((n, m.summary));
+        }
+        if self.given.len() + sent_whole.len() > MAX_GIVEN {
+            self.given.clear();
+        }
+        let until = now + self.config.protocol_period * 2;
+        for (n, summary) in sent_whole {
+            self.given.insert((peer, n), (summary, until));
         }
         out
     }
 
-    fn on_digest(&mut self, from: NodeId, d: Digest) {
+    fn on_digest(&mut self, now: Instant, from: NodeId, d: Digest) {
         let mut give = Vec::new();
         let mut want = Vec::new();
         let sorted = d.entries.windows(2).all(|w| w[0].node < w[1].node)
@@ -1147,7 +1191,15 @@ impl Gossip {
         if !self.ae_ranges.contains_key(&from) {
             self.remember_range(from, d.from, d.to);
         }
-        let statements = self.delta_for(from, give);
+        // What we most need first: members we do not hold, then those we hold down (after a
+        // healed partition, the ones whose refutations we missed), then the rest. The answer
+        // keeps this order, so a budget-cut delta brings what changes a status before history.
+        want.sort_by_cached_key(|n| match self.pool.get(n) {
+            None => 0u8,
+            Some(m) if !m.status().is_live() => 1,
+            Some(_) => 2,
+        });
+        let statements = self.delta_for(now, from, give, false);
         self.send(
             from,
             Message {
@@ -1319,7 +1371,7 @@ impl Gossip {
             }
             Body::Ack(a) => self.on_ack(now, from, a),
             Body::Digest(d) => {
-                self.on_digest(from, d);
+                self.on_digest(now, from, d);
                 Ok(())
             }
             Body::Fingerprints(f) => self.on_fingerprints(from, f),
@@ -1346,7 +1398,7 @@ impl Gossip {
                     );
                 }
                 if !want.is_empty() {
-                    let statements = self.delta_for(from, want);
+                    let statements = self.delta_for(now, from, want, true);
                     if !statements.is_empty() {
                         self.send(
                             from,
@@ -1588,6 +1640,7 @@ impl Gossip {
             Statement::Failure(x) if x.about == self.me => Some(x.incarnation),
             _ => None,
         };
+        let accuser = st.author();
         let before = self
             .pool
             .get(&subject)
@@ -1666,9 +1719,26 @@ impl Gossip {
         }
         if let Some(inc) = about_me_inc
             && !self.left
-            && inc >= self.incarnation
         {
-            self.refute(now, inc)?;
+            if inc >= self.incarnation {
+                self.refute(now, inc)?;
+            }
+            // Whoever suspected us (or declared us failed) is the one whose timer decides:
+            // send it our refutation straight away instead of leaving it to the epidemic,
+            // which under a burst of other news can take longer than the timer (a false
+            // positive at 1,000 nodes, 10% loss, 50 real failures in flight). A suspicion of
+            // an incarnation we already refuted gets the same answer: its author missed it.
+            if accuser != self.me
+                && let Some(join) = self.latest_join(&self.me)
+            {
+                self.send(
+                    accuser,
+                    Message {
+                        body: Body::News,
+                        piggyback: vec![join],
+                    },
+                );
+            }
         }
         Ok(news)
     }

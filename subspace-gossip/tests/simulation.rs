@@ -120,6 +120,14 @@ impl Host {
                 && !w.partitioned
             {
                 self.false_failures.push(node);
+                if std::env::var("GOSSIP_SIM_DEBUG").is_ok() {
+                    println!(
+                        "t={now_ms}: node {} holds live node {j} failed (its lhm {}, stats {:?})",
+                        self.i,
+                        self.g.local_health(),
+                        self.g.stats()
+                    );
+                }
             }
             let tag = match ev {
                 Event::Joined { .. } => 1u64,
@@ -425,6 +433,39 @@ impl Sim {
             }
             if std::env::var("GOSSIP_SIM_DEBUG").is_ok() {
                 println!("period {p}: misses {:?}", self.misses(dead));
+                // The live nodes most often not held live, with how they are held instead.
+                let live = self.live();
+                let mut worst: Vec<(usize, usize)> = live
+                    .iter()
+                    .map(|&j| {
+                        let missed = live
+                            .iter()
+                            .filter(|&&i| {
+                                !self
+                                    .node(i)
+                                    .member(&self.ids[j])
+                                    .is_some_and(|m| m.status.is_live())
+                            })
+                            .count();
+                        (missed, j)
+                    })
+                    .filter(|(m, _)| *m > 0)
+                    .collect();
+                worst.sort_unstable_by(|a, b| b.cmp(a));
+                for &(missed, j) in worst.iter().take(5) {
+                    let views: BTreeSet<(String, u64)> = live
+                        .iter()
+                        .filter_map(|&i| self.node(i).member(&self.ids[j]))
+                        .map(|m| (format!("{:?}", m.status), m.incarnation))
+                        .collect();
+                    let g = self.node(j);
+                    println!(
+                        "  node {j}: missed by {missed}, views {views:?}; itself inc {} lhm {}",
+                        g.incarnation(),
+                        g.local_health()
+                    );
+                }
+                println!("  {} nodes missed by someone", worst.len());
                 for &d in dead {
                     let alive: Vec<(u64, u32)> = self
                         .live()
@@ -558,6 +599,30 @@ fn thousand_nodes(seed: u64, n: usize, loss_periods: u64) -> Report {
         let wall = std::time::Instant::now();
         sim.run_until(sim.now_ms + step * PERIOD_MS);
         done += step;
+        if std::env::var("GOSSIP_SIM_DEBUG").is_ok() {
+            let mut seen = BTreeSet::new();
+            for h in &sim.hosts {
+                for id in &h.false_failures {
+                    seen.insert(sim.index[id]);
+                }
+            }
+            for j in seen {
+                let mut views = std::collections::BTreeMap::new();
+                for i in sim.live() {
+                    if let Some(m) = sim.node(i).member(&sim.ids[j]) {
+                        *views
+                            .entry((format!("{:?}", m.status), m.incarnation))
+                            .or_insert(0) += 1;
+                    }
+                }
+                println!(
+                    "  falsely failed {j}: itself inc {} lhm {} stats {:?}; views {views:?}",
+                    sim.node(j).incarnation(),
+                    sim.node(j).local_health(),
+                    sim.node(j).stats()
+                );
+            }
+        }
         if stats {
             let (vb, mb, bb) = sim.totals();
             let per = ((n - victims.len()) as u64 * step) as f64;
@@ -669,7 +734,7 @@ fn joined(n: usize, seed: u64, config: &Config) -> Sim {
 #[test]
 fn partitioned_half_rejoins_through_anti_entropy() {
     let seed = 21;
-    let n = env_usize("GOSSIP_SIM_PARTITION_N", 300);
+    let n = env_usize("GOSSIP_SIM_PARTITION_N", 1000);
     let mut sim = joined(n, seed, &sim_config());
     for i in 0..n {
         sim.group[i] = (i % 2) as u8;
