@@ -665,7 +665,7 @@ fn thousand_nodes_join_detect_failures_stay_quiet_under_loss_and_replay_identica
     let seed = 7;
     // The 1,000 nodes and 1,000 periods at 10% loss: every node verifies every
     // statement itself, so the join alone costs ~1M signature checks (batched), and each
-    // period every node signs and checks its probe and ack. ~3 minutes on two cores
+    // period every node signs and checks its probe and ack. ~5.5 minutes alone on two cores
     // (figures in BENCHMARKS.md). `GOSSIP_SIM_N` and `GOSSIP_SIM_LOSS_PERIODS` override.
     let n = env_usize("GOSSIP_SIM_N", 1000);
     let loss_periods = env_usize("GOSSIP_SIM_LOSS_PERIODS", 1000) as u64;
