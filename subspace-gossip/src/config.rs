@@ -26,8 +26,8 @@ pub struct Config {
     /// local health, so a node Lifeguard slowed down still catches up at this pace); every
     /// period instead while the last exchanges brought news (a node catching up).
     pub anti_entropy_every: u32,
-    /// Largest digest (entries) one anti-entropy message carries; larger pools are covered by
-    /// rotating windows of the id space.
+    /// Most digest entries a node sends in answer to one fingerprint message (shared among the
+    /// runs of differing buckets); a larger difference is caught up over later exchanges.
     pub max_digest_entries: usize,
     /// Byte budget of one anti-entropy delta (the flow control of the Scuttlebutt paper).
     pub anti_entropy_budget: usize,

@@ -1085,7 +1085,10 @@ impl Gossip {
         if self.given.len() > MAX_GIVEN / 2 {
             self.given.retain(|_, (_, until)| *until > now);
         }
-        if !requested {
+        if requested {
+            // The peer listed what it wants most first; only the two parties go before.
+            nodes.sort_by_key(|n| !(*n == peer || *n == self.me));
+        } else {
             nodes.retain(|n| {
                 let fresh = self
                     .given
@@ -1094,11 +1097,6 @@ impl Gossip {
                     .map(|(s, _)| *s);
                 fresh.is_none() || fresh != self.pool.summary(n)
             });
-        }
-        if requested {
-            // The peer listed what it wants most first; only the two parties go before.
-            nodes.sort_by_key(|n| !(*n == peer || *n == self.me));
-        } else {
             nodes.sort_by_cached_key(|n| {
                 let party = *n == peer || *n == self.me;
                 (!party, self.pool.get(n).map_or(0, |m| m.last_ms), *n)
@@ -1804,7 +1802,6 @@ impl Gossip {
     }
 }
 
-/// Slice `i` of `k` equal slices of the id space (by first byte), inclusive bounds.
 /// The first and last id of bucket `i` of `2^bits` id-prefix buckets.
 fn bucket_range(i: usize, bits: u8) -> (NodeId, NodeId) {
     let bits = u32::from(bits.min(MAX_FINGERPRINT_BITS));
@@ -1822,6 +1819,7 @@ fn bucket_range(i: usize, bits: u8) -> (NodeId, NodeId) {
     (NodeId::from_bytes(a), NodeId::from_bytes(b))
 }
 
+/// Slice `i` of `k` equal slices of the id space (by first byte), inclusive bounds.
 fn id_slice(i: usize, k: usize) -> (NodeId, NodeId) {
     let k = k.clamp(1, 256);
     let i = i.min(k - 1);
