@@ -160,7 +160,6 @@ pub struct Gossip {
     probe: Option<ProbeState>,
     /// The target and sequence of the last probe an ack answered (its duplicates are benign).
     last_acked: Option<(NodeId, u64)>,
-    probe_order: Vec<NodeId>,
     next_probe_at: Option<Instant>,
     /// Anti-entropy runs on its own clock, not scaled by local health: a node that Lifeguard
     /// slowed down (a degraded node, or one whose probes failed during a partition) is the one
@@ -216,7 +215,6 @@ impl Gossip {
             seq,
             probe: None,
             last_acked: None,
-            probe_order: Vec::new(),
             next_probe_at: None,
             next_anti_entropy_at: None,
             periods: 0,
@@ -333,6 +331,49 @@ impl Gossip {
         sampling::weighted(items, n, rng)
     }
 
+    /// Up to `k` distinct live members other than this node and `not`, drawn uniformly among
+    /// those passing `keep`: by random rank in the live ring (no walk of the pool) while that
+    /// finds enough, else by a scan.
+    fn pick_live(
+        &mut self,
+        k: usize,
+        not: &[NodeId],
+        keep: impl Fn(Status) -> bool,
+    ) -> Vec<NodeId> {
+        let live_len = self.pool.live().len();
+        let mut out: Vec<NodeId> = Vec::with_capacity(k);
+        let mut tries = 4 * k + 8;
+        while out.len() < k && tries > 0 && live_len > 0 {
+            tries -= 1;
+            let at = sampling::below(&mut self.rng, live_len as u64) as usize;
+            let Some(id) = self.pool.live().get(at).copied() else {
+                break;
+            };
+            let ok = id != self.me
+                && !not.contains(&id)
+                && !out.contains(&id)
+                && self.pool.get(&id).is_some_and(|m| keep(m.status()));
+            if ok {
+                out.push(id);
+            }
+        }
+        if out.len() == k {
+            return out;
+        }
+        let rest: Vec<NodeId> = self
+            .pool
+            .live()
+            .iter()
+            .filter(|id| {
+                **id != self.me
+                    && !not.contains(id)
+                    && self.pool.get(id).is_some_and(|m| keep(m.status()))
+            })
+            .copied()
+            .collect();
+        sampling::uniform(rest, k, &mut self.rng)
+    }
+
     fn alive_others(&self) -> Vec<NodeId> {
         self.pool
             .iter()
@@ -396,7 +437,7 @@ impl Gossip {
         }
         let period_ms = self.period_ms().max(1);
         let jitter = sampling::below(&mut self.rng, period_ms);
-        self.next_probe_at = Some(now + Duration::from_millis(jitter));
+        self.next_probe_at = Some(self.period_boundary(now, 1));
         // A new node has everything to learn: its first exchange comes one period in.
         self.next_anti_entropy_at =
             Some(now + Duration::from_millis(jitter) + self.config.protocol_period);
@@ -488,6 +529,47 @@ impl Gossip {
 
     fn anti_entropy_interval(&self) -> Duration {
         self.config.protocol_period * self.config.anti_entropy_every.max(1)
+    }
+
+    /// The instant `periods` protocol-period boundaries of wall time ahead of `now` (the first
+    /// boundary is the next one strictly after `now`). Every node probes on the same
+    /// boundaries, which is what lets [`Gossip::scheduled_target`] cover every member once a
+    /// period.
+    fn period_boundary(&self, now: Instant, periods: u32) -> Instant {
+        let p = self.period_ms().max(1);
+        let unix = self.unix_ms(now);
+        let next = (unix / p)
+            .saturating_add(u64::from(periods.max(1)))
+            .saturating_mul(p);
+        now + Duration::from_millis(next.saturating_sub(unix))
+    }
+
+    /// Whom this node probes in the period holding `now`. The live members, this node
+    /// included, form a ring in id order; in wall-time period `t` every node probes the member
+    /// `d(t)` places after itself, `d(t)` being drawn from `t` alone. While the nodes' views
+    /// agree this is a permutation: every live member is probed by exactly one node each
+    /// period, so a crash is noticed by the first probe after it, less than a period later,
+    /// and that is when the host's clock stops. Over successive periods each node still
+    /// meets members spread over the whole ring, and a suspect is probed each period by a
+    /// different node, each failure an independent confirmation. Where views differ (members
+    /// joining or leaving), a node whose ring has one member more or fewer picks a neighbour
+    /// of the scheduled one: `d(t)` is scaled to the ring's size, not reduced modulo it.
+    fn scheduled_target(&self, now: Instant) -> Option<NodeId> {
+        let live = self.pool.live();
+        let t = self.unix_ms(now) / self.period_ms().max(1);
+        let h = u128::from(mix64(t));
+        let (at, others) = match live.binary_search(&self.me) {
+            // Our own slot is at `i`: offsets 1..m-1 reach the others.
+            Ok(i) => (i + 1, live.len().checked_sub(1)?),
+            // Not live in our own pool (declared failed, refuting): offsets 0..m-1 from where
+            // we would sit.
+            Err(i) => (i, live.len()),
+        };
+        if others == 0 {
+            return None;
+        }
+        let d = usize::try_from((h * others as u128) >> 64).ok()?;
+        live.get((at + d) % live.len()).copied()
     }
 
     fn period_ms(&self) -> u64 {
@@ -645,13 +727,8 @@ impl Gossip {
             _ => None,
         };
         if let Some((target, seq, _)) = indirect {
-            let candidates: Vec<NodeId> = self
-                .alive_others()
-                .into_iter()
-                .filter(|n| *n != target)
-                .collect();
             let k = self.config.indirect_probes;
-            let probers = sampling::uniform(candidates, k, &mut self.rng);
+            let probers = self.pick_live(k, &[target], |s| s == Status::Alive);
             let req = SignedProbe::sign(
                 Probe {
                     from: self.me,
@@ -724,7 +801,7 @@ impl Gossip {
         // Next probe.
         if self.next_probe_at.is_some_and(|t| now >= t) {
             self.periods += 1;
-            self.next_probe_at = Some(now + self.scaled(self.config.protocol_period));
+            self.next_probe_at = Some(self.period_boundary(now, 1 + self.local_health));
             let r = self.start_probe(now);
             self.step(r);
             self.gossip_to_the_dead();
@@ -796,12 +873,7 @@ impl Gossip {
         if want.is_empty() {
             return;
         }
-        let peers: Vec<NodeId> = self
-            .alive_others()
-            .into_iter()
-            .filter(|p| !want.contains(p))
-            .collect();
-        let Some(peer) = sampling::uniform(peers, 1, &mut self.rng).pop() else {
+        let Some(peer) = self.pick_live(1, &want, |s| s == Status::Alive).pop() else {
             return;
         };
         for id in &want {
@@ -822,24 +894,7 @@ impl Gossip {
     }
 
     fn start_probe(&mut self, now: Instant) -> Result<()> {
-        let target = loop {
-            match self.probe_order.pop() {
-                Some(t) => {
-                    if self.pool.get(&t).is_some_and(|m| m.status().is_live()) {
-                        break Some(t);
-                    }
-                }
-                None => {
-                    let live = self.live_others();
-                    if live.is_empty() {
-                        break None;
-                    }
-                    let n = live.len();
-                    self.probe_order = sampling::uniform(live, n, &mut self.rng);
-                }
-            }
-        };
-        let Some(target) = target else {
+        let Some(target) = self.scheduled_target(now) else {
             return Ok(());
         };
         self.seq = self.seq.wrapping_add(1);
@@ -1004,8 +1059,12 @@ impl Gossip {
         // partition finds its way back (its members refute once they hear of their failure).
         let down = self.down_others();
         let pick_down = !down.is_empty() && sampling::below(&mut self.rng, 3) == 0;
-        let pool = if pick_down { down } else { self.live_others() };
-        let Some(peer) = sampling::uniform(pool, 1, &mut self.rng).pop() else {
+        let peer = if pick_down {
+            sampling::uniform(down, 1, &mut self.rng).pop()
+        } else {
+            self.pick_live(1, &[], Status::is_live).pop()
+        };
+        let Some(peer) = peer else {
             return;
         };
         // Fingerprints of buckets holding about eight members each: in steady state the
@@ -1769,12 +1828,6 @@ impl Gossip {
 
     fn on_change(&mut self, node: NodeId, ch: Change) {
         let live_before = ch.before.is_some_and(Status::is_live);
-        if !live_before && ch.after.is_live() && node != self.me {
-            // SWIM: a new member goes to a random place in the probe order, so it is probed
-            // within one round rather than after the current round ends.
-            let at = sampling::below(&mut self.rng, self.probe_order.len() as u64 + 1) as usize;
-            self.probe_order.insert(at, node);
-        }
         if ch.before != Some(ch.after) {
             match ch.after {
                 Status::Alive if ch.before == Some(Status::Suspect) => self.emit(Event::Refuted {
@@ -1831,4 +1884,12 @@ fn id_slice(i: usize, k: usize) -> (NodeId, NodeId) {
         to[0] = ((i + 1) * 256 / k - 1) as u8;
     }
     (NodeId::from_bytes(from), NodeId::from_bytes(to))
+}
+
+/// SplitMix64's finaliser: the period's ring offset, the same on every node.
+fn mix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }

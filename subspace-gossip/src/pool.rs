@@ -315,6 +315,9 @@ pub struct Pool {
     /// The members that are down (failed or left), kept beside the map so that the per-period
     /// choices among them (gossip to the dead, anti-entropy partners) cost no walk of the pool.
     down: BTreeSet<NodeId>,
+    /// The live members (alive or suspect), sorted by id: the ring the probe schedule walks
+    /// (rank and select in O(log n)); one memmove per status change.
+    live: Vec<NodeId>,
     /// Anti-entropy fingerprints at the finest level: for each of the `2^MAX_FINGERPRINT_BITS`
     /// id-prefix buckets, the XOR of [`summary_hash`] over its members (empty until the first
     /// member arrives). Kept up to date on every change, so a fingerprint message costs a fold.
@@ -333,6 +336,7 @@ impl Pool {
         Pool {
             members: BTreeMap::new(),
             down: BTreeSet::new(),
+            live: Vec::new(),
             leaves: Vec::new(),
             max_members: max_members.max(1),
             max_statements: max_statements.max(3),
@@ -388,14 +392,32 @@ impl Pool {
         if let Some(m) = self.members.get(&node) {
             self.leaves[leaf] ^= summary_hash(&node, &m.summary);
         }
-        match self.members.get(&node) {
+        let live = match self.members.get(&node) {
             Some(m) if !m.status().is_live() => {
                 self.down.insert(node);
+                false
             }
-            _ => {
+            Some(_) => {
                 self.down.remove(&node);
+                true
             }
+            None => {
+                self.down.remove(&node);
+                false
+            }
+        };
+        match (self.live.binary_search(&node), live) {
+            (Err(at), true) => self.live.insert(at, node),
+            (Ok(at), false) => {
+                self.live.remove(at);
+            }
+            _ => {}
         }
+    }
+
+    /// The live members (alive or suspect), in id order.
+    pub(crate) fn live(&self) -> &[NodeId] {
+        &self.live
     }
 
     /// The view of one member.
@@ -691,6 +713,13 @@ mod tests {
             .map(|(n, _)| *n)
             .collect();
         assert_eq!(p.down, down);
+        let live: Vec<NodeId> = p
+            .members
+            .iter()
+            .filter(|(_, m)| m.status().is_live())
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(p.live, live);
         let mut leaves = vec![0u64; 1 << MAX_FINGERPRINT_BITS];
         for (n, m) in &p.members {
             leaves[leaf_of(n)] ^= summary_hash(n, &m.summary);

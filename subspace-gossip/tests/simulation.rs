@@ -776,23 +776,37 @@ fn uptime_is_credited_identically_by_every_node() {
     let n = 40;
     let mut sim = joined(n, seed, &sim_config());
     let (leaver, crasher) = (n - 1, n - 2);
-    let t_start = UNIX0 + sim.now_ms;
-    // Up for 20 periods of a 30-period interval.
-    sim.run_until(sim.now_ms + 20 * PERIOD_MS);
-    let t_down = UNIX0 + sim.now_ms;
+    // Each host goes down 20 periods into a 30-period interval, at a seeded phase of the probe
+    // period.
+    let phases = hash::blake3(&seed.to_le_bytes()).0;
+    let phase = |k: usize| u64::from(u16::from_le_bytes([phases[2 * k], phases[2 * k + 1]]));
+    let up = 20 * PERIOD_MS;
+    sim.run_until(sim.now_ms + up + phase(0) % PERIOD_MS);
+    let t_leave = UNIX0 + sim.now_ms;
     sim.with_node(leaver, |g, now| g.leave(now).unwrap());
     sim.alive[leaver] = false;
+    sim.periods_until_converged(&[leaver], 60)
+        .unwrap_or_else(|| panic!("seed {seed}: leave not seen"));
+    // The crash comes once the leave has settled: views agree again and the nodes that probed
+    // the leaver before hearing it left have their local health back (Lifeguard slows a node
+    // with bad local health to one probe every few periods, and the member it would have
+    // probed goes unprobed meanwhile).
+    sim.run_until(sim.now_ms + 3 * PERIOD_MS + phase(1) % PERIOD_MS);
+    let t_crash = UNIX0 + sim.now_ms;
     sim.kill(crasher);
     sim.periods_until_converged(&[leaver, crasher], 60)
-        .unwrap_or_else(|| panic!("seed {seed}: leave/crash not seen"));
-    let interval = Interval::new(t_start, t_start + 30 * PERIOD_MS);
-    sim.run_until(interval.end_ms - UNIX0 + PERIOD_MS);
-    let expected = t_down - t_start;
-    assert_eq!(expected * 3, interval.len_ms() * 2);
-    // A crash is seen at the first probe that fails: the clock stops when that probe was sent,
-    // which is up to one period before the crash (a probe in flight) and after it by however
-    // long the first prober took to come round (about a period on average: each member is
-    // probed about once a period, by members in random order).
+        .unwrap_or_else(|| panic!("seed {seed}: crash not seen"));
+    let intervals = [leaver, crasher].map(|host| {
+        let down = if host == leaver { t_leave } else { t_crash };
+        Interval::new(down - up, down - up + 30 * PERIOD_MS)
+    });
+    let last_end = intervals.iter().map(|i| i.end_ms).max().unwrap();
+    sim.run_until(last_end - UNIX0 + PERIOD_MS);
+    assert_eq!(up * 3, intervals[0].len_ms() * 2);
+    // A leave is signed with its time: credited exactly. A crash is seen at the first probe
+    // that fails, and the ring schedule has every live member probed once a period, so the
+    // clock stops less than a period after the crash (or up to a delivery time before it: a
+    // probe whose ack the crash cut off).
     let first_probe = sim
         .hosts
         .iter()
@@ -801,17 +815,20 @@ fn uptime_is_credited_identically_by_every_node() {
         .map(|(_, t)| UNIX0 + t)
         .min()
         .unwrap();
-    let lag = first_probe - t_down;
-    for (host, early, late) in [(leaver, 0, 0), (crasher, PERIOD_MS, lag)] {
+    let lag = first_probe - t_crash;
+    for (k, (host, early, late)) in [(leaver, 0, 0), (crasher, PERIOD_MS, PERIOD_MS)]
+        .into_iter()
+        .enumerate()
+    {
         let views: BTreeSet<u64> = sim
             .live()
             .iter()
-            .map(|&i| sim.node(i).uptime(&sim.ids[host], interval).as_millis() as u64)
+            .map(|&i| sim.node(i).uptime(&sim.ids[host], intervals[k]).as_millis() as u64)
             .collect();
         println!(
-            "seed {seed}: host {host} up {expected} ms of {} ms, credited {views:?} (first \
-             probe after the crash: {lag} ms)",
-            interval.len_ms()
+            "seed {seed}: host {host} up {up} ms of {} ms, credited {views:?} (first probe \
+             after the crash: {lag} ms)",
+            intervals[k].len_ms()
         );
         assert_eq!(
             views.len(),
@@ -820,7 +837,7 @@ fn uptime_is_credited_identically_by_every_node() {
         );
         let credited = *views.iter().next().unwrap();
         assert!(
-            credited + early >= expected && credited <= expected + late,
+            credited + early >= up && credited <= up + late,
             "seed {seed}: host {host} credited {credited}"
         );
     }
