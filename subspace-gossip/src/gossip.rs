@@ -332,21 +332,33 @@ impl Gossip {
     }
 
     /// Up to `k` distinct live members other than this node and `not`, drawn uniformly among
-    /// those passing `keep`: by random rank in the live ring (no walk of the pool) while that
-    /// finds enough, else by a scan.
+    /// those passing `keep`.
     fn pick_live(
         &mut self,
         k: usize,
         not: &[NodeId],
         keep: impl Fn(Status) -> bool,
     ) -> Vec<NodeId> {
-        let live_len = self.pool.live().len();
+        self.pick(Pool::live, k, not, keep)
+    }
+
+    /// Up to `k` distinct members of the sorted index `list` (the live or the down members)
+    /// other than this node and `not`, drawn uniformly among those passing `keep`: by random
+    /// rank (no walk of the pool) while that finds enough, else by a scan.
+    fn pick(
+        &mut self,
+        list: fn(&Pool) -> &[NodeId],
+        k: usize,
+        not: &[NodeId],
+        keep: impl Fn(Status) -> bool,
+    ) -> Vec<NodeId> {
+        let len = list(&self.pool).len();
         let mut out: Vec<NodeId> = Vec::with_capacity(k);
         let mut tries = 4 * k + 8;
-        while out.len() < k && tries > 0 && live_len > 0 {
+        while out.len() < k && tries > 0 && len > 0 {
             tries -= 1;
-            let at = sampling::below(&mut self.rng, live_len as u64) as usize;
-            let Some(id) = self.pool.live().get(at).copied() else {
+            let at = sampling::below(&mut self.rng, len as u64) as usize;
+            let Some(id) = list(&self.pool).get(at).copied() else {
                 break;
             };
             let ok = id != self.me
@@ -360,9 +372,7 @@ impl Gossip {
         if out.len() == k {
             return out;
         }
-        let rest: Vec<NodeId> = self
-            .pool
-            .live()
+        let rest: Vec<NodeId> = list(&self.pool)
             .iter()
             .filter(|id| {
                 **id != self.me
@@ -387,15 +397,6 @@ impl Gossip {
             .iter()
             .filter(|(id, m)| **id != self.me && m.status().is_live())
             .map(|(id, _)| *id)
-            .collect()
-    }
-
-    fn down_others(&self) -> Vec<NodeId> {
-        self.pool
-            .down()
-            .iter()
-            .filter(|id| **id != self.me)
-            .copied()
             .collect()
     }
 
@@ -552,24 +553,13 @@ impl Gossip {
     /// and that is when the host's clock stops. Over successive periods each node still
     /// meets members spread over the whole ring, and a suspect is probed each period by a
     /// different node, each failure an independent confirmation. Where views differ (members
-    /// joining or leaving), a node whose ring has one member more or fewer picks a neighbour
-    /// of the scheduled one: `d(t)` is scaled to the ring's size, not reduced modulo it.
+    /// joining or leaving), a node whose ring has one member more or fewer lands within two
+    /// places of its scheduled target: `d(t)` is scaled to the ring's size, not reduced
+    /// modulo it. Such a period can leave a member unprobed, as can a prober that Lifeguard
+    /// slowed down (it skips periods) or that died; the next period has another prober.
     fn scheduled_target(&self, now: Instant) -> Option<NodeId> {
-        let live = self.pool.live();
         let t = self.unix_ms(now) / self.period_ms().max(1);
-        let h = u128::from(mix64(t));
-        let (at, others) = match live.binary_search(&self.me) {
-            // Our own slot is at `i`: offsets 1..m-1 reach the others.
-            Ok(i) => (i + 1, live.len().checked_sub(1)?),
-            // Not live in our own pool (declared failed, refuting): offsets 0..m-1 from where
-            // we would sit.
-            Err(i) => (i, live.len()),
-        };
-        if others == 0 {
-            return None;
-        }
-        let d = usize::try_from((h * others as u128) >> 64).ok()?;
-        live.get((at + d) % live.len()).copied()
+        ring_target(self.pool.live(), &self.me, t)
     }
 
     fn period_ms(&self) -> u64 {
@@ -828,20 +818,7 @@ impl Gossip {
     /// of its failure, refutes, and answers (see `answer_partition`), which is how the halves
     /// find each other again. One small message per period, whatever the number of failures.
     fn gossip_to_the_dead(&mut self) {
-        let failed: Vec<NodeId> = self
-            .pool
-            .down()
-            .iter()
-            .filter(|id| {
-                **id != self.me
-                    && self
-                        .pool
-                        .get(id)
-                        .is_some_and(|m| m.status() == Status::Failed)
-            })
-            .copied()
-            .collect();
-        let Some(peer) = sampling::uniform(failed, 1, &mut self.rng).pop() else {
+        let Some(peer) = self.pick(Pool::down, 1, &[], |s| s == Status::Failed).pop() else {
             return;
         };
         let piggyback: Vec<Signed> = self.bad_news(&peer).into_iter().collect();
@@ -854,19 +831,25 @@ impl Gossip {
         );
     }
 
-    /// A suspicion heard from others that outlived the longest suspicion timeout has been
-    /// decided somewhere: its subject refuted or was declared failed, and the news missed us
-    /// (piggy-backing stops after its retransmit limit, and anti-entropy with a peer that
-    /// knows comes every few periods). Ask one live member for those entries, at most
-    /// [`MAX_PULLS`] times each and [`MAX_PULLED`] members a period, so that the last
-    /// stragglers learn of a failure a period after it passes the timeout.
+    /// A suspicion heard from others is asked about once it is older than the shortest
+    /// suspicion timeout plus two periods, and again each shortest timeout after (at most
+    /// [`MAX_PULLS`] times, [`MAX_PULLED`] members a period): by then it has usually been
+    /// decided somewhere (its subject refuted or was declared failed) and the news missed us,
+    /// piggy-backing having stopped at its retransmit limit or been crowded out by newer news,
+    /// with anti-entropy coming only every few periods. One live member is asked for those
+    /// entries; an undecided suspicion costs one small answer.
     fn pull_overdue(&mut self, now: Instant) {
         let n = self.pool.len();
-        let overdue = self.suspicion_timeout(n, 0) + self.config.protocol_period;
+        let shortest = self.suspicion_timeout(n, self.config.indirect_probes.max(1));
+        let first = shortest + self.config.protocol_period * 2;
         let want: Vec<NodeId> = self
             .suspicions
             .iter()
-            .filter(|(_, s)| !s.mine && s.pulls < MAX_PULLS && now >= s.started + overdue)
+            .filter(|(_, s)| {
+                !s.mine
+                    && s.pulls < MAX_PULLS
+                    && now >= s.started + first + shortest * u32::from(s.pulls)
+            })
             .map(|(id, _)| *id)
             .take(MAX_PULLED)
             .collect();
@@ -1057,10 +1040,10 @@ impl Gossip {
     fn start_anti_entropy(&mut self) {
         // Mostly a live member; every third round one that is down, so that a healed
         // partition finds its way back (its members refute once they hear of their failure).
-        let down = self.down_others();
-        let pick_down = !down.is_empty() && sampling::below(&mut self.rng, 3) == 0;
+        let pick_down = self.pool.down().iter().any(|d| *d != self.me)
+            && sampling::below(&mut self.rng, 3) == 0;
         let peer = if pick_down {
-            sampling::uniform(down, 1, &mut self.rng).pop()
+            self.pick(Pool::down, 1, &[], |_| true).pop()
         } else {
             self.pick_live(1, &[], Status::is_live).pop()
         };
@@ -1886,10 +1869,86 @@ fn id_slice(i: usize, k: usize) -> (NodeId, NodeId) {
     (NodeId::from_bytes(from), NodeId::from_bytes(to))
 }
 
+/// The member `me` probes in wall-time period `t`, given the live members in id order (see
+/// [`Gossip::scheduled_target`]); `None` when there is nobody else.
+fn ring_target(live: &[NodeId], me: &NodeId, t: u64) -> Option<NodeId> {
+    let (at, others) = match live.binary_search(me) {
+        // Our own slot is at `i`: offsets 1..m-1 reach the others.
+        Ok(i) => (i + 1, live.len().checked_sub(1)?),
+        // Not live in our own pool (declared failed, refuting): offsets 0..m-1 from where we
+        // would sit.
+        Err(i) => (i, live.len()),
+    };
+    if others == 0 {
+        return None;
+    }
+    let d = usize::try_from((u128::from(mix64(t)) * others as u128) >> 64).ok()?;
+    live.get((at + d) % live.len()).copied()
+}
+
 /// SplitMix64's finaliser: the period's ring offset, the same on every node.
 fn mix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ids(n: usize, salt: u64) -> Vec<NodeId> {
+        let mut v: Vec<NodeId> = (0..n as u64)
+            .map(|i| {
+                NodeId::from_bytes(
+                    subspace_crypto::hash::blake3(&[salt, i].map(u64::to_le_bytes).concat()).0,
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    proptest! {
+        /// Nodes that agree on the live set probe a permutation of it each period: every
+        /// member exactly once, nobody itself.
+        #[test]
+        fn ring_schedule_probes_every_member_once_a_period(n in 2usize..200, salt: u64, t: u64) {
+            let live = ids(n, salt);
+            let mut probed = vec![0u32; n];
+            for me in &live {
+                let target = ring_target(&live, me, t).unwrap();
+                prop_assert_ne!(target, *me);
+                probed[live.binary_search(&target).unwrap()] += 1;
+            }
+            prop_assert!(probed.iter().all(|c| *c == 1), "{probed:?}");
+        }
+
+        /// A node missing from its own live set (refuting a failure) still probes someone,
+        /// and a node holding one member fewer than the others lands within two places of
+        /// its scheduled target.
+        #[test]
+        fn ring_schedule_tolerates_small_view_differences(n in 3usize..200, salt: u64, t: u64, gone in 0usize..200) {
+            let live = ids(n, salt);
+            let gone = gone % n;
+            let mut fewer = live.clone();
+            let left = fewer.remove(gone);
+            prop_assert!(ring_target(&fewer, &left, t).is_some());
+            for me in fewer.iter() {
+                let a = live.binary_search(&ring_target(&live, me, t).unwrap()).unwrap();
+                let b = live.binary_search(&ring_target(&fewer, me, t).unwrap()).unwrap();
+                let dist = (a + n - b) % n;
+                prop_assert!(dist <= 2 || n - dist <= 2, "{a} vs {b} of {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn ring_schedule_of_one_is_empty() {
+        let live = ids(1, 0);
+        assert_eq!(ring_target(&live, &live[0], 7), None);
+        assert_eq!(ring_target(&[], &live[0], 7), None);
+    }
 }

@@ -6,7 +6,7 @@
 //! idempotent, and status and uptime are pure functions of the entry. Anti-entropy compares
 //! entries by a [`Summary`] (count and XOR of statement ids).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use subspace_crypto::{ContractId, Hash256, NodeId, PublicKey};
@@ -298,6 +298,17 @@ fn prefix(id: &Hash256) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// Puts `node` into the sorted `list` or takes it out, as `member` says.
+fn file_sorted(list: &mut Vec<NodeId>, node: NodeId, member: bool) {
+    match (list.binary_search(&node), member) {
+        (Err(at), true) => list.insert(at, node),
+        (Ok(at), false) => {
+            list.remove(at);
+        }
+        _ => {}
+    }
+}
+
 /// What inserting one statement changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Change {
@@ -314,7 +325,7 @@ pub struct Pool {
     members: BTreeMap<NodeId, Member>,
     /// The members that are down (failed or left), kept beside the map so that the per-period
     /// choices among them (gossip to the dead, anti-entropy partners) cost no walk of the pool.
-    down: BTreeSet<NodeId>,
+    down: Vec<NodeId>,
     /// The live members (alive or suspect), sorted by id: the ring the probe schedule walks
     /// (rank and select in O(log n)); one memmove per status change.
     live: Vec<NodeId>,
@@ -335,7 +346,7 @@ impl Pool {
     pub fn new(max_members: usize, max_statements: usize) -> Pool {
         Pool {
             members: BTreeMap::new(),
-            down: BTreeSet::new(),
+            down: Vec::new(),
             live: Vec::new(),
             leaves: Vec::new(),
             max_members: max_members.max(1),
@@ -360,7 +371,7 @@ impl Pool {
     }
 
     /// The members that are down (failed or left), in id order.
-    pub(crate) fn down(&self) -> &BTreeSet<NodeId> {
+    pub(crate) fn down(&self) -> &[NodeId] {
         &self.down
     }
 
@@ -392,27 +403,12 @@ impl Pool {
         if let Some(m) = self.members.get(&node) {
             self.leaves[leaf] ^= summary_hash(&node, &m.summary);
         }
-        let live = match self.members.get(&node) {
-            Some(m) if !m.status().is_live() => {
-                self.down.insert(node);
-                false
-            }
-            Some(_) => {
-                self.down.remove(&node);
-                true
-            }
-            None => {
-                self.down.remove(&node);
-                false
-            }
+        let (live, down) = match self.members.get(&node) {
+            Some(m) => (m.status().is_live(), !m.status().is_live()),
+            None => (false, false),
         };
-        match (self.live.binary_search(&node), live) {
-            (Err(at), true) => self.live.insert(at, node),
-            (Ok(at), false) => {
-                self.live.remove(at);
-            }
-            _ => {}
-        }
+        file_sorted(&mut self.live, node, live);
+        file_sorted(&mut self.down, node, down);
     }
 
     /// The live members (alive or suspect), in id order.
@@ -706,7 +702,7 @@ mod tests {
 
     /// The incrementally kept indexes (down set, fingerprint leaves) match a fresh computation.
     fn check_indexes(p: &Pool) {
-        let down: BTreeSet<NodeId> = p
+        let down: Vec<NodeId> = p
             .members
             .iter()
             .filter(|(_, m)| !m.status().is_live())
