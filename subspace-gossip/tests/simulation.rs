@@ -511,8 +511,9 @@ const JOIN_BOUND: u64 = 20;
 /// Periods for every live node to hold each of 5% killed nodes failed, under 10% loss: the
 /// protocol's worst case, not a measurement.
 ///
-/// - The last of 50 victims is first probed after ~ln 50 ≈ 4 periods (each member is probed
-///   about once a period), and that probe's period ends: 5.
+/// - Every victim is probed within a period (the ring schedule probes each live member once a
+///   period) unless its scheduled prober is itself dead or slowed by Lifeguard, which with 5%
+///   dead and 10% loss delays a few victims a period or two; that probe's period ends: 5.
 /// - Its suspicion times out after `α·log10(n)` periods once k = 3 independent suspicions
 ///   confirm it (9 at 1,000 nodes; every later suspecter tells the earlier ones directly), and
 ///   after at most `β` times that without any confirmation (27).
