@@ -557,6 +557,9 @@ impl Gossip {
     /// places of its scheduled target: `d(t)` is scaled to the ring's size, not reduced
     /// modulo it. Such a period can leave a member unprobed, as can a prober that Lifeguard
     /// slowed down (it skips periods) or that died; the next period has another prober.
+    /// Clocks need only agree to well within a period: a node whose clock runs `ε` ahead
+    /// probes `ε` early but still in the same period `t`; one off by a period or more
+    /// probes off schedule (someone, just not its scheduled target).
     fn scheduled_target(&self, now: Instant) -> Option<NodeId> {
         let t = self.unix_ms(now) / self.period_ms().max(1);
         ring_target(self.pool.live(), &self.me, t)
