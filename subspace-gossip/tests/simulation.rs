@@ -11,6 +11,7 @@
 //!
 //! Environment: `GOSSIP_SIM_N` (nodes of the join/kill/loss run), `GOSSIP_SIM_LOSS_PERIODS`
 //! (its periods at 10% loss), `GOSSIP_SIM_PARTITION_N` (nodes of the partition run),
+//! `GOSSIP_SIM_UPTIME_SEED` (one seed of the uptime test instead of seeds 1–20),
 //! `GOSSIP_SIM_STATS=1` (signatures, bytes and misses per period), `GOSSIP_SIM_DEBUG=1` (views
 //! of each victim per period).
 
@@ -773,7 +774,21 @@ fn partitioned_half_rejoins_through_anti_entropy() {
 
 #[test]
 fn uptime_is_credited_identically_by_every_node() {
-    let seed = env_usize("GOSSIP_SIM_UPTIME_SEED", 5) as u64;
+    // Twenty seeds, so twenty crash phases (under a second each); `GOSSIP_SIM_UPTIME_SEED`
+    // runs one.
+    let seeds = match std::env::var("GOSSIP_SIM_UPTIME_SEED") {
+        Ok(_) => {
+            let s = env_usize("GOSSIP_SIM_UPTIME_SEED", 0) as u64;
+            s..=s
+        }
+        Err(_) => 1..=20,
+    };
+    for seed in seeds {
+        uptime_run(seed);
+    }
+}
+
+fn uptime_run(seed: u64) {
     let n = 40;
     let mut sim = joined(n, seed, &sim_config());
     let (leaver, crasher) = (n - 1, n - 2);
