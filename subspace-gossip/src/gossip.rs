@@ -11,6 +11,7 @@ use crate::broadcast::BroadcastQueue;
 use crate::cache::VerifiedCache;
 use crate::config::Config;
 use crate::fault::{FaultValidator, RejectAllFaults};
+use crate::index::SortedIds;
 use crate::message::{
     Ack, Body, Digest, DigestEntry, Fingerprints, MAX_FINGERPRINT_BITS, Message, Probe, SignedProbe,
 };
@@ -347,7 +348,7 @@ impl Gossip {
     /// rank (no walk of the pool) while that finds enough, else by a scan.
     fn pick(
         &mut self,
-        list: fn(&Pool) -> &[NodeId],
+        list: fn(&Pool) -> &SortedIds,
         k: usize,
         not: &[NodeId],
         keep: impl Fn(Status) -> bool,
@@ -1874,8 +1875,8 @@ fn id_slice(i: usize, k: usize) -> (NodeId, NodeId) {
 
 /// The member `me` probes in wall-time period `t`, given the live members in id order (see
 /// [`Gossip::scheduled_target`]); `None` when there is nobody else.
-fn ring_target(live: &[NodeId], me: &NodeId, t: u64) -> Option<NodeId> {
-    let (at, others) = match live.binary_search(me) {
+fn ring_target(live: &SortedIds, me: &NodeId, t: u64) -> Option<NodeId> {
+    let (at, others) = match live.rank(me) {
         // Our own slot is at `i`: offsets 1..m-1 reach the others.
         Ok(i) => (i + 1, live.len().checked_sub(1)?),
         // Not live in our own pool (declared failed, refuting): offsets 0..m-1 from where we
@@ -1902,16 +1903,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn ids(n: usize, salt: u64) -> Vec<NodeId> {
-        let mut v: Vec<NodeId> = (0..n as u64)
+    fn ids(n: usize, salt: u64) -> SortedIds {
+        (0..n as u64)
             .map(|i| {
                 NodeId::from_bytes(
                     subspace_crypto::hash::blake3(&[salt, i].map(u64::to_le_bytes).concat()).0,
                 )
             })
-            .collect();
-        v.sort();
-        v
+            .collect()
     }
 
     proptest! {
@@ -1921,10 +1920,10 @@ mod tests {
         fn ring_schedule_probes_every_member_once_a_period(n in 2usize..200, salt: u64, t: u64) {
             let live = ids(n, salt);
             let mut probed = vec![0u32; n];
-            for me in &live {
+            for me in live.iter() {
                 let target = ring_target(&live, me, t).unwrap();
                 prop_assert_ne!(target, *me);
-                probed[live.binary_search(&target).unwrap()] += 1;
+                probed[live.rank(&target).unwrap()] += 1;
             }
             prop_assert!(probed.iter().all(|c| *c == 1), "{probed:?}");
         }
@@ -1937,11 +1936,12 @@ mod tests {
             let live = ids(n, salt);
             let gone = gone % n;
             let mut fewer = live.clone();
-            let left = fewer.remove(gone);
+            let left = *live.get(gone).unwrap();
+            fewer.remove(&left);
             prop_assert!(ring_target(&fewer, &left, t).is_some());
             for me in fewer.iter() {
-                let a = live.binary_search(&ring_target(&live, me, t).unwrap()).unwrap();
-                let b = live.binary_search(&ring_target(&fewer, me, t).unwrap()).unwrap();
+                let a = live.rank(&ring_target(&live, me, t).unwrap()).unwrap();
+                let b = live.rank(&ring_target(&fewer, me, t).unwrap()).unwrap();
                 let dist = (a + n - b) % n;
                 prop_assert!(dist <= 2 || n - dist <= 2, "{a} vs {b} of {n}");
             }
@@ -1951,7 +1951,8 @@ mod tests {
     #[test]
     fn ring_schedule_of_one_is_empty() {
         let live = ids(1, 0);
-        assert_eq!(ring_target(&live, &live[0], 7), None);
-        assert_eq!(ring_target(&[], &live[0], 7), None);
+        let me = *live.get(0).unwrap();
+        assert_eq!(ring_target(&live, &me, 7), None);
+        assert_eq!(ring_target(&SortedIds::default(), &me, 7), None);
     }
 }

@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod fault;
 mod gossip;
+mod index;
 pub mod message;
 mod pool;
 pub mod sampling;

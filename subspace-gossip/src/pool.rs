@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use subspace_crypto::{ContractId, Hash256, NodeId, PublicKey};
 
+use crate::index::SortedIds;
+
 use crate::message::MAX_FINGERPRINT_BITS;
 use crate::statement::{Join, Rank, Signed, Statement};
 use crate::uptime::{Interval, accrued_ms};
@@ -298,17 +300,6 @@ fn prefix(id: &Hash256) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// Puts `node` into the sorted `list` or takes it out, as `member` says.
-fn file_sorted(list: &mut Vec<NodeId>, node: NodeId, member: bool) {
-    match (list.binary_search(&node), member) {
-        (Err(at), true) => list.insert(at, node),
-        (Ok(at), false) => {
-            list.remove(at);
-        }
-        _ => {}
-    }
-}
-
 /// What inserting one statement changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Change {
@@ -325,10 +316,9 @@ pub struct Pool {
     members: BTreeMap<NodeId, Member>,
     /// The members that are down (failed or left), kept beside the map so that the per-period
     /// choices among them (gossip to the dead, anti-entropy partners) cost no walk of the pool.
-    down: Vec<NodeId>,
-    /// The live members (alive or suspect), sorted by id: the ring the probe schedule walks
-    /// (rank and select in O(log n)); one memmove per status change.
-    live: Vec<NodeId>,
+    down: SortedIds,
+    /// The live members (alive or suspect), sorted by id: the ring the probe schedule walks.
+    live: SortedIds,
     /// Anti-entropy fingerprints at the finest level: for each of the `2^MAX_FINGERPRINT_BITS`
     /// id-prefix buckets, the XOR of [`summary_hash`] over its members (empty until the first
     /// member arrives). Kept up to date on every change, so a fingerprint message costs a fold.
@@ -346,8 +336,8 @@ impl Pool {
     pub fn new(max_members: usize, max_statements: usize) -> Pool {
         Pool {
             members: BTreeMap::new(),
-            down: Vec::new(),
-            live: Vec::new(),
+            down: SortedIds::default(),
+            live: SortedIds::default(),
             leaves: Vec::new(),
             max_members: max_members.max(1),
             max_statements: max_statements.max(3),
@@ -371,7 +361,7 @@ impl Pool {
     }
 
     /// The members that are down (failed or left), in id order.
-    pub(crate) fn down(&self) -> &[NodeId] {
+    pub(crate) fn down(&self) -> &SortedIds {
         &self.down
     }
 
@@ -407,12 +397,17 @@ impl Pool {
             Some(m) => (m.status().is_live(), !m.status().is_live()),
             None => (false, false),
         };
-        file_sorted(&mut self.live, node, live);
-        file_sorted(&mut self.down, node, down);
+        for (index, member) in [(&mut self.live, live), (&mut self.down, down)] {
+            if member {
+                index.insert(node);
+            } else {
+                index.remove(&node);
+            }
+        }
     }
 
     /// The live members (alive or suspect), in id order.
-    pub(crate) fn live(&self) -> &[NodeId] {
+    pub(crate) fn live(&self) -> &SortedIds {
         &self.live
     }
 
@@ -708,14 +703,14 @@ mod tests {
             .filter(|(_, m)| !m.status().is_live())
             .map(|(n, _)| *n)
             .collect();
-        assert_eq!(p.down, down);
+        assert_eq!(p.down.iter().copied().collect::<Vec<_>>(), down);
         let live: Vec<NodeId> = p
             .members
             .iter()
             .filter(|(_, m)| m.status().is_live())
             .map(|(n, _)| *n)
             .collect();
-        assert_eq!(p.live, live);
+        assert_eq!(p.live.iter().copied().collect::<Vec<_>>(), live);
         let mut leaves = vec![0u64; 1 << MAX_FINGERPRINT_BITS];
         for (n, m) in &p.members {
             leaves[leaf_of(n)] ^= summary_hash(n, &m.summary);
