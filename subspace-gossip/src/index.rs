@@ -5,7 +5,8 @@
 //! does both in O(log n) but pays a memmove of the whole set on every insertion or removal:
 //! 32 MB at a million members, for every join and failure the network hears. Here the ids
 //! live in sorted chunks of at most `2 · CHUNK`, so a change moves at most a chunk, and rank
-//! and select walk the chunk lengths (under a thousand steps at a million members).
+//! and select walk the chunk lengths (about a thousand steps at a million members: a chunk
+//! that shrinks below half of `CHUNK` joins a neighbour when both fit in one).
 
 use subspace_crypto::NodeId;
 
@@ -104,6 +105,20 @@ impl SortedIds {
         self.len -= 1;
         if chunk.is_empty() {
             self.chunks.remove(c);
+        } else if chunk.len() < CHUNK / 2 {
+            // A small chunk joins a neighbour when both fit in one, so removals cannot leave
+            // many tiny chunks for rank and select to walk.
+            let (a, b) = if c + 1 < self.chunks.len() {
+                (c, c + 1)
+            } else if c > 0 {
+                (c - 1, c)
+            } else {
+                return true;
+            };
+            if self.chunks[a].len() + self.chunks[b].len() <= 2 * CHUNK {
+                let tail = self.chunks.remove(b);
+                self.chunks[a].extend(tail);
+            }
         }
         true
     }
@@ -137,7 +152,7 @@ mod tests {
 
     proptest! {
         /// Any sequence of insertions and removals leaves the same answers as a sorted vector,
-        /// across chunk splits and emptied chunks.
+        /// across chunk splits, merges and emptied chunks.
         #[test]
         fn behaves_as_a_sorted_vector(ops in proptest::collection::vec((any::<bool>(), 0u16..6000), 0..12_000)) {
             let mut s = SortedIds::default();
