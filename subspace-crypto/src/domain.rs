@@ -59,9 +59,12 @@ pub const BLOCK_HEADER: Domain = Domain("subspace/block-header/v1");
 pub const PLEDGE: Domain = Domain("subspace/pledge/v1");
 /// The node-to-node handshake.
 pub const NODE_HANDSHAKE: Domain = Domain("subspace/node-handshake/v1");
+/// Pairwise MAC keys for gossip probes over transports that do not authenticate peers
+/// ([`crate::pairwise::PairKey`]).
+pub const PROBE_MAC: Domain = Domain("subspace/probe-mac/v1");
 
 /// Every built-in domain, for tests that check they are all distinct.
-pub const ALL: [Domain; 9] = [
+pub const ALL: [Domain; 10] = [
     RECORD,
     RECEIPT,
     GOSSIP,
@@ -71,6 +74,7 @@ pub const ALL: [Domain; 9] = [
     BLOCK_HEADER,
     PLEDGE,
     NODE_HANDSHAKE,
+    PROBE_MAC,
 ];
 
 #[cfg(test)]

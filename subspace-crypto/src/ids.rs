@@ -22,8 +22,43 @@ use serde::{Deserialize, Serialize};
 use crate::{CryptoError, PublicKey, hash, hex};
 
 /// A 32-byte digest (SHA-256 or BLAKE3; the name of the value that holds it says which).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+///
+/// Ordered as its bytes are (lexicographically), which is the order of ids in every sorted map.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Hash256(pub [u8; 32]);
+
+impl Hash256 {
+    /// Big-endian word `i` of four: the words' order is the bytes' order.
+    #[inline]
+    fn word(&self, i: usize) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.0[8 * i..8 * i + 8]);
+        u64::from_be_bytes(b)
+    }
+}
+
+impl Ord for Hash256 {
+    /// Lexicographic byte order, compared a word at a time: ids are the keys of the pools and
+    /// routing tables, and the derived order's call to `memcmp` per comparison dominated their
+    /// look-ups.
+    #[inline]
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        for i in 0..4 {
+            let (a, b) = (self.word(i), other.word(i));
+            if a != b {
+                return a.cmp(&b);
+            }
+        }
+        core::cmp::Ordering::Equal
+    }
+}
+
+impl PartialOrd for Hash256 {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Hash256 {
     /// The all-zero digest (the distance of an id to itself).
@@ -200,6 +235,16 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn order_is_byte_order(a in h(), b in h(), prefix in 0usize..32) {
+            prop_assert_eq!(a.cmp(&b), a.0.cmp(&b.0));
+            // Ids sharing a prefix: the order is decided by a later word.
+            let mut c = b;
+            c.0[..prefix].copy_from_slice(&a.0[..prefix]);
+            prop_assert_eq!(a.cmp(&c), a.0.cmp(&c.0));
+            prop_assert_eq!(a.partial_cmp(&c), Some(a.0.cmp(&c.0)));
+        }
+
         #[test]
         fn xor_metric_laws(a in h(), b in h(), c in h()) {
             // identity

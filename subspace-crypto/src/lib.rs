@@ -11,6 +11,7 @@ pub mod hex;
 mod identity;
 pub mod ids;
 pub mod merkle;
+pub mod pairwise;
 mod serde_array;
 pub mod wrap;
 
