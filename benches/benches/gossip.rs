@@ -1,7 +1,9 @@
 //! `cargo bench -p subspace-benches --bench gossip`
 //!
-//! - `handle_message/ping`: one signed ping in, decoded, verified, answered with a signed ack
-//!   (messages/s per core, signature verification included).
+//! - `handle_message/ping`: one ping in over an authenticated transport, decoded, checked,
+//!   answered with an ack (messages/s per core).
+//! - `handle_message/ping_mac`: the same with per-hop MACs (`ProbeAuth::Mac`, pairwise keys
+//!   cached): a MAC checked in, a MAC made out.
 //! - `handle_message/fresh_suspect`: one message carrying one never-seen signed statement
 //!   (decode, id, verify, pool insert).
 //! - `handle_message/duplicate_news`: a message of 6 piggy-backed statements the node already holds
@@ -11,7 +13,8 @@
 //! - `anti_entropy/fingerprints_10k_*`: answering the steady-state first leg, 2,048 bucket
 //!   fingerprints of a 10,000-member pool: equal pools (nothing to send), and 1% of buckets
 //!   differing (digests of the differing ranges, encoded).
-//! - `reference/ed25519_verify_plus_sign`: the raw signature work a ping costs, same run.
+//! - `reference/ed25519_verify_plus_sign`: the signature work a ping cost while probes were
+//!   signed, same run.
 //! - `verify/{one_by_one,batch}_{6,64,256}`: checking n gossip-domain signatures one at a
 //!   time (`PublicKey::verify`, strict) against one `verify_batch` call (what a node does with
 //!   a piggy-back of ~6 statements and a delta of hundreds), throughput in signatures.
@@ -24,10 +27,11 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
+use subspace_crypto::pairwise::PairKey;
 use subspace_crypto::{ContractId, Keypair, NodeId, domain};
-use subspace_gossip::message::{Digest, DigestEntry, Fingerprints, Probe, SignedProbe};
+use subspace_gossip::message::{Digest, DigestEntry, Fingerprints, Hop, Probe};
 use subspace_gossip::statement::{Join, Suspect};
-use subspace_gossip::{Body, Config, Gossip, Message, Statement};
+use subspace_gossip::{Body, Config, Gossip, Message, ProbeAuth, Statement};
 
 const UNIX0: u64 = 1_800_000_000_000;
 
@@ -85,32 +89,54 @@ fn handle_message(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1));
     group.throughput(Throughput::Elements(1));
 
-    let pings: Vec<(NodeId, Vec<u8>)> = (0..64u64)
-        .map(|i| {
-            let k = &keys[i as usize];
-            let p = SignedProbe::sign(
-                Probe {
+    let pings = |mac: Option<&Keypair>| -> Vec<(NodeId, Vec<u8>)> {
+        (0..64u64)
+            .map(|i| {
+                let k = &keys[i as usize];
+                let body = Probe {
                     from: k.node_id(),
                     target: me,
                     seq: i,
-                },
-                k,
-            )
-            .unwrap();
-            let m = Message {
-                body: Body::Ping(p),
-                piggyback: vec![],
-            };
-            (k.node_id(), m.encode().unwrap())
-        })
-        .collect();
+                };
+                let mac = mac.map(|me_key| {
+                    let pair = PairKey::derive(k, &me_key.public(), domain::PROBE_MAC).unwrap();
+                    pair.tag(&Hop::mac_bytes(&body, &k.node_id(), &me).unwrap())
+                });
+                let m = Message {
+                    body: Body::Ping(Hop { body, mac }),
+                    piggyback: vec![],
+                };
+                (k.node_id(), m.encode().unwrap())
+            })
+            .collect()
+    };
+    let plain = pings(None);
     let mut i = 0usize;
     group.bench_function("ping", |b| {
         b.iter(|| {
-            let (from, bytes) = &pings[i % pings.len()];
+            let (from, bytes) = &plain[i % plain.len()];
             i += 1;
             g.handle_bytes(t0, *from, black_box(bytes)).unwrap();
             black_box(g.poll_transmit())
+        })
+    });
+    let mac_config = Config {
+        probe_auth: ProbeAuth::Mac,
+        ..Config::default()
+    };
+    let (mut gm, _, _) = node_with_pool(1000, mac_config);
+    let maced = pings(Some(&key(u32::MAX)));
+    // Warm the pairwise key cache, as a running node's is after a pair's first probe.
+    for (from, bytes) in &maced {
+        gm.handle_bytes(t0, *from, bytes).unwrap();
+        while gm.poll_transmit().is_some() {}
+    }
+    group.bench_function("ping_mac", |b| {
+        b.iter(|| {
+            let (from, bytes) = &maced[i % maced.len()];
+            i += 1;
+            gm.handle_bytes(t0, *from, black_box(bytes)).unwrap();
+            black_box(gm.poll_transmit())
         })
     });
 

@@ -44,6 +44,28 @@ pub struct Config {
     pub contract_interval: Duration,
     /// How far in the future a signed timestamp may lie (clock skew allowance).
     pub max_clock_skew: Duration,
+    /// How a probe's sender is authenticated: by the transport (the default), or by a MAC
+    /// under the two members' pairwise key, for transports that authenticate nobody.
+    pub probe_auth: ProbeAuth,
+}
+
+/// How pings, ping-requests and acks are authenticated. They carry no signature either way:
+/// they are neither relayed as statements nor kept, so a signature would buy nothing a
+/// transport-authenticated channel does not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProbeAuth {
+    /// The `from` passed to [`Gossip::handle_message`](crate::Gossip::handle_message) was
+    /// authenticated by the transport (Noise, TLS, an in-process network): a probe is believed
+    /// when its claimed sender is `from`.
+    #[default]
+    Transport,
+    /// The transport authenticates nobody: each hop of a probe exchange also carries a BLAKE3
+    /// MAC under the X25519 key the two members share
+    /// ([`PairKey`](subspace_crypto::pairwise::PairKey)), which the receiver checks against
+    /// the claimed sender's key from the pool. Costs a hash per hop, and a key agreement the
+    /// first time a pair meets (keys are cached).
+    Mac,
 }
 
 impl Default for Config {
@@ -66,6 +88,7 @@ impl Default for Config {
             max_queue: 65_536,
             contract_interval: Duration::from_secs(30 * 24 * 3600),
             max_clock_skew: Duration::from_secs(60),
+            probe_auth: ProbeAuth::Transport,
         }
     }
 }

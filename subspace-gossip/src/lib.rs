@@ -16,7 +16,7 @@ pub mod uptime;
 
 pub use broadcast::BroadcastQueue;
 pub use cache::VerifiedCache;
-pub use config::Config;
+pub use config::{Config, ProbeAuth};
 pub use error::{GossipError, Result};
 pub use fault::{FaultValidator, RejectAllFaults};
 pub use gossip::{Event, Gossip, Stats};

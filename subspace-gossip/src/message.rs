@@ -1,7 +1,7 @@
 //! The wire messages between gossip nodes, and their one decoder.
 
 use serde::{Deserialize, Serialize};
-use subspace_crypto::{Keypair, NodeId, PublicKey, Signature, codec, domain};
+use subspace_crypto::{NodeId, codec};
 
 use crate::pool::Summary;
 use crate::statement::Signed;
@@ -9,13 +9,17 @@ use crate::{GossipError, Result};
 
 /// Largest encoded message accepted by [`Message::decode`] (1 MiB).
 pub const MAX_MESSAGE_LEN: usize = 1 << 20;
-/// Version byte prefixed to signed probe and ack bodies.
-pub const PROBE_VERSION: u8 = 1;
+/// Version byte of the bytes a probe MAC covers ([`Hop::mac_bytes`]).
+pub const PROBE_VERSION: u8 = 2;
 
 /// A probe: "`from` asks whether `target` is alive, sequence `seq`".
+///
+/// Probes carry no signature: the receiver believes `from` only when it is the sender the
+/// transport authenticated (or, over a transport that authenticates nobody, when the hop's
+/// MAC checks). Relayed in an [`Body::IndirectPing`], `from` is the relay's word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Probe {
-    /// The prober (and signer).
+    /// The prober.
     pub from: NodeId,
     /// The probed member.
     pub target: NodeId,
@@ -23,69 +27,56 @@ pub struct Probe {
     pub seq: u64,
 }
 
-/// An ack: "`from` (the probed member, at `incarnation`) answers `to`'s probe `seq`".
+/// An ack: "`from` (the probed member) answers `to`'s probe `seq`". Believed as a [`Probe`]
+/// is: from the authenticated sender, or relayed by a member the prober asked to relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ack {
-    /// The probed member (and signer).
+    /// The probed member.
     pub from: NodeId,
     /// The original prober.
     pub to: NodeId,
     /// The echoed sequence number.
     pub seq: u64,
-    /// The answering member's incarnation.
-    pub incarnation: u64,
 }
 
-/// A signed probe or ack.
+/// Bytes of a probe MAC.
+pub const MAC_LEN: usize = subspace_crypto::pairwise::TAG_LEN;
+
+/// One hop of a probe exchange: the probe or ack, and, when the nodes authenticate probes by
+/// MAC ([`ProbeAuth::Mac`](crate::ProbeAuth::Mac)), a tag binding it to this hop's sender
+/// and receiver under their pairwise key. `None` over an authenticating transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignedProbe<T> {
-    /// The body.
+pub struct Hop<T> {
+    /// The probe or ack.
     pub body: T,
-    /// The signer's signature over `PROBE_VERSION || kind || codec(body)` in the gossip domain.
-    pub signature: Signature,
+    /// The hop's MAC, if the nodes use them.
+    pub mac: Option<[u8; MAC_LEN]>,
 }
 
-/// Distinguishes probe and ack signing bytes (so one can never pass for the other).
+/// Distinguishes probe and ack MAC bytes (so one can never pass for the other).
 pub(crate) trait ProbeKind: Serialize {
     const KIND: u8;
-    fn signer(&self) -> NodeId;
 }
 
 impl ProbeKind for Probe {
     const KIND: u8 = 0x50;
-    fn signer(&self) -> NodeId {
-        self.from
-    }
 }
 
 impl ProbeKind for Ack {
     const KIND: u8 = 0x41;
-    fn signer(&self) -> NodeId {
-        self.from
-    }
 }
 
 #[allow(private_bounds)]
-impl<T: ProbeKind> SignedProbe<T> {
-    fn bytes(body: &T) -> Result<Vec<u8>> {
-        let mut out = vec![PROBE_VERSION, T::KIND];
+impl<T: ProbeKind> Hop<T> {
+    /// What a hop's MAC covers: `PROBE_VERSION || kind || sender || receiver || codec(body)`.
+    pub fn mac_bytes(body: &T, sender: &NodeId, receiver: &NodeId) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(2 + 64 + 80);
+        out.push(PROBE_VERSION);
+        out.push(T::KIND);
+        out.extend_from_slice(sender.as_bytes());
+        out.extend_from_slice(receiver.as_bytes());
         codec::encode_into(body, &mut out).map_err(|e| GossipError::Encode(e.to_string()))?;
         Ok(out)
-    }
-
-    /// Signs `body` with the signer's `keypair`.
-    pub fn sign(body: T, keypair: &Keypair) -> Result<SignedProbe<T>> {
-        let signature = keypair.sign(domain::GOSSIP, &Self::bytes(&body)?);
-        Ok(SignedProbe { body, signature })
-    }
-
-    /// Checks the signature under `key`, which must be the signer's.
-    pub fn verify(&self, key: &PublicKey) -> Result<()> {
-        if key.node_id() != self.body.signer() {
-            return Err(GossipError::BadSignature);
-        }
-        key.verify(domain::GOSSIP, &Self::bytes(&self.body)?, &self.signature)
-            .map_err(|_| GossipError::BadSignature)
     }
 }
 
@@ -139,13 +130,13 @@ pub enum Body {
     /// Nothing but piggy-backed news (a join announcement to seeds, a leave).
     News,
     /// Direct probe; answer with [`Body::Ack`].
-    Ping(SignedProbe<Probe>),
-    /// Asks the receiver to probe `body.target` on the signer's behalf and relay the ack.
-    PingReq(SignedProbe<Probe>),
+    Ping(Hop<Probe>),
+    /// Asks the receiver to probe `body.target` on the sender's behalf and relay the ack.
+    PingReq(Hop<Probe>),
     /// A probe relayed by an intermediary; answer to the sender, which relays the ack.
-    IndirectPing(SignedProbe<Probe>),
+    IndirectPing(Hop<Probe>),
     /// The answer to a probe.
-    Ack(SignedProbe<Ack>),
+    Ack(Hop<Ack>),
     /// Anti-entropy, first leg: the sender's digest of a range of the id space.
     Digest(Digest),
     /// Anti-entropy, second and third legs: news the receiver lacks (oldest first), and the
@@ -205,50 +196,49 @@ mod tests {
 
     #[test]
     fn golden_ping() {
-        let kp = Keypair::from_seed(&[1; 32]);
         let probe = Probe {
-            from: kp.node_id(),
+            from: NodeId::from_bytes([1; 32]),
             target: NodeId::from_bytes([2; 32]),
             seq: 9,
         };
         let m = Message {
-            body: Body::Ping(SignedProbe::sign(probe, &kp).unwrap()),
+            body: Body::Ping(Hop {
+                body: probe,
+                mac: None,
+            }),
             piggyback: vec![],
         };
         let bytes = m.encode().unwrap();
-        assert_eq!(bytes.len(), 4 + 32 + 32 + 8 + 64 + 8);
+        // variant, from, target, seq, no MAC, no piggy-back.
+        assert_eq!(bytes.len(), 4 + 32 + 32 + 8 + 1 + 8);
         assert_eq!(hex::encode(&bytes[..4]), "00000001");
         assert_eq!(&bytes[68..76], &9u64.to_be_bytes());
-        assert_eq!(&bytes[140..], &[0u8; 8]);
+        assert_eq!(&bytes[76..], &[0u8; 9]);
         assert_eq!(Message::decode(&bytes).unwrap(), m);
-        if let Body::Ping(p) = &m.body {
-            p.verify(&kp.public()).unwrap();
-        }
     }
 
     #[test]
-    fn a_probe_signature_is_not_an_ack_signature() {
-        let kp = Keypair::from_seed(&[1; 32]);
-        let me = kp.node_id();
-        let p = SignedProbe::sign(
-            Probe {
-                from: me,
-                target: me,
-                seq: 1,
-            },
-            &kp,
-        )
-        .unwrap();
-        let forged = SignedProbe {
-            body: Ack {
-                from: me,
-                to: me,
-                seq: 1,
-                incarnation: 0,
-            },
-            signature: p.signature,
+    fn golden_probe_mac_bytes() {
+        let probe = Probe {
+            from: NodeId::from_bytes([1; 32]),
+            target: NodeId::from_bytes([2; 32]),
+            seq: 9,
         };
-        assert_eq!(forged.verify(&kp.public()), Err(GossipError::BadSignature));
+        let ack = Ack {
+            from: NodeId::from_bytes([2; 32]),
+            to: NodeId::from_bytes([1; 32]),
+            seq: 9,
+        };
+        let (s, r) = (NodeId::from_bytes([3; 32]), NodeId::from_bytes([4; 32]));
+        let p = Hop::mac_bytes(&probe, &s, &r).unwrap();
+        assert_eq!(&p[..2], &[PROBE_VERSION, 0x50]);
+        assert_eq!(&p[2..34], s.as_bytes());
+        assert_eq!(&p[34..66], r.as_bytes());
+        assert_eq!(p.len(), 66 + 72);
+        // A probe's MAC bytes can never be an ack's, nor one hop's another's.
+        let a = Hop::mac_bytes(&ack, &s, &r).unwrap();
+        assert_eq!(a[1], 0x41);
+        assert_ne!(Hop::mac_bytes(&probe, &r, &s).unwrap(), p);
     }
 
     #[test]
@@ -295,9 +285,8 @@ mod tests {
 
         #[test]
         fn decode_never_panics_on_mutated_messages(flip in any::<(usize, u8)>(), cut in any::<usize>()) {
-            let kp = Keypair::from_seed(&[1; 32]);
-            let probe = Probe { from: kp.node_id(), target: NodeId::from_bytes([2; 32]), seq: 9 };
-            let m = Message { body: Body::PingReq(SignedProbe::sign(probe, &kp).unwrap()), piggyback: vec![] };
+            let probe = Probe { from: NodeId::from_bytes([1; 32]), target: NodeId::from_bytes([2; 32]), seq: 9 };
+            let m = Message { body: Body::PingReq(Hop { body: probe, mac: Some([7; MAC_LEN]) }), piggyback: vec![] };
             let mut bytes = m.encode().unwrap();
             let i = flip.0 % bytes.len();
             bytes[i] ^= flip.1;

@@ -114,6 +114,11 @@ impl Entries {
         self.0.len()
     }
 
+    /// The earliest effective time held (keys sort by it first).
+    fn oldest(&self) -> Option<u64> {
+        self.0.first().map(|((t, _), _)| *t)
+    }
+
     fn retain(&mut self, mut f: impl FnMut(&Key) -> bool) {
         self.0.retain(|(k, _)| f(k));
         self.0.shrink_to_fit();
@@ -605,6 +610,9 @@ impl Pool {
         for (n, m) in self.members.iter_mut() {
             if m.down_since().is_some_and(|t| t < horizon_ms) {
                 gone.push(*n);
+                continue;
+            }
+            if m.statements.oldest().is_none_or(|t| t >= horizon_ms) {
                 continue;
             }
             let (top, jk) = (m.top.3, m.join_key.2);
