@@ -5,7 +5,7 @@
 // Helpers outside #[test] fns unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod sim;
+use crate::sim;
 
 use std::time::Instant;
 

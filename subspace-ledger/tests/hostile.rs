@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of a test file
 
-mod common;
+use crate::common;
 
 use common::*;
 use subspace_crypto::Keypair;

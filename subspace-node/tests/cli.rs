@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod process;
+use crate::process;
 
 use std::path::PathBuf;
 use std::process::Output;

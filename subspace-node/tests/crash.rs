@@ -62,6 +62,12 @@ fn run_child(dir: &str, seed: u64, start: u64) {
     }
 }
 
+/// The full name of test `f` of this module, as the harness filters on it (`crash::f`).
+fn test_name(f: &str) -> String {
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    format!("{module}::{f}")
+}
+
 /// The test harness may print its own text before the child's first line, so look inside it.
 fn parse_ack(line: &str) -> Option<u64> {
     let at = line.find("ACK ")?;
@@ -95,7 +101,7 @@ fn sigkill_during_puts_never_loses_an_acknowledged_record() {
     for round in 0..KILLS {
         let mut child = Command::new(&exe)
             .args([
-                "sigkill_during_puts_never_loses_an_acknowledged_record",
+                &test_name("sigkill_during_puts_never_loses_an_acknowledged_record"),
                 "--exact",
                 "--nocapture",
                 "--test-threads=1",

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod process;
+use crate::process;
 
 use std::path::PathBuf;
 use std::time::Duration;
