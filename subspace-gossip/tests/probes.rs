@@ -295,3 +295,29 @@ fn probes_with_macs_keep_members_alive_and_refuse_bad_macs() {
     assert!(a_key.check(&ack_bytes, &h.mac.unwrap()));
     let _ = net.t0;
 }
+
+#[test]
+fn a_relay_cannot_aim_acks_at_strangers() {
+    let mut net = Net::new(ProbeAuth::Transport);
+    let (b, c) = (net.id(1), net.id(2));
+    net.deliver();
+    // c relays a "probe" from a stranger that b has never heard of.
+    let stranger = Keypair::from_seed(&[9; 32]).node_id();
+    let m = Message {
+        body: Body::IndirectPing(Hop {
+            body: Probe {
+                from: stranger,
+                target: b,
+                seq: 1,
+            },
+            mac: None,
+        }),
+        piggyback: vec![],
+    };
+    net.nodes[1].handle_message(net.now, c, m).unwrap();
+    let sent: Vec<NodeId> = std::iter::from_fn(|| net.nodes[1].poll_transmit())
+        .map(|(to, _)| to)
+        .collect();
+    // The ack goes back to the relay only.
+    assert_eq!(sent, vec![c]);
+}
