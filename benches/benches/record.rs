@@ -17,7 +17,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use subspace_crypto::{ContractId, Keypair};
 use subspace_record::fs::{ChunkOptions, chunk};
-use subspace_record::{RecordBuilder, RecordKeypair, Role, validate};
+use subspace_record::{OwnerGrant, RecordBuilder, RecordKeypair, Role, validate};
 
 const CONTRACT: ContractId = ContractId::from_bytes([1; 32]);
 
@@ -68,14 +68,17 @@ fn records(c: &mut Criterion) {
         g.bench_function("raw_sha256", |b| {
             b.iter(|| subspace_crypto::hash::sha256(black_box(&data)))
         });
-        // Mutable, shared with one reader: three wrapped keys.
+        // Mutable, shared with one reader: three wrapped keys, the owner's grant carried.
+        let grant = OwnerGrant::sign(&owner, &rk.public(), &CONTRACT).expect("grant");
         g.bench_function("build_seal_sign/mutable_shared", |b| {
             b.iter(|| {
                 RecordBuilder::new(CONTRACT, owner.public(), 1)
                     .mutable(rk.public(), 5)
+                    .grant(grant)
                     .share(reader.public(), Role::Read)
                     .data(black_box(&data[..]))
                     .build(rk.keypair(), &mut rng)
+                    .expect("build")
             })
         });
 

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use subspace_crypto::{ContractId, Keypair, RecordKey, codec, hash};
-use subspace_record::{Record, RecordBuilder, RecordKeypair};
+use subspace_record::{OwnerGrant, Record, RecordBuilder, RecordKeypair};
 
 use crate::{NodeError, Result};
 
@@ -156,11 +156,15 @@ pub fn state_record(
     rng: &mut impl rand_core::CryptoRngCore,
 ) -> Result<Record> {
     let data = state.encode()?;
+    let invalid = |e: subspace_record::RecordError| NodeError::InvalidRecord(e.to_string());
+    // The owner's grant binds the record key to the owner and the contract it charges.
+    let grant = OwnerGrant::sign(owner, &rk.public(), &state.contract).map_err(invalid)?;
     RecordBuilder::new(state.contract, owner.public(), timestamp)
         .mutable(rk.public(), seq)
+        .grant(grant)
         .data(data)
         .build(rk.keypair(), rng)
-        .map_err(|e| NodeError::InvalidRecord(e.to_string()))
+        .map_err(invalid)
 }
 
 /// The state in `record`, if it is `owner`'s state record `key` for `contract`.

@@ -1,6 +1,9 @@
 //! Hosts that answer wrongly or too late: a copy of another host's replica, altered bytes, a
 //! slow disk. Each is caught (PoR, validation, the host's own signed times), faulted through
 //! gossip with a proof every host checks, and the next holder is tried.
+//!
+//! And strangers who put records they have no authority over: a version of someone else's
+//! mutable record signed by their own key, or a record charged to someone else's contract.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,6 +12,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::{Sim, config};
+use subspace_node::message::PutStep;
 use subspace_node::{Completion, NodeError, RecordStore};
 
 #[test]
@@ -288,4 +292,164 @@ fn a_holder_that_admits_answering_late_is_faulted_and_then_avoided() {
         1,
         "seed {seed}: the slow holder was asked first again"
     );
+}
+
+/// The sim owner's mutable record, two versions: v1 signed by the record key (which delegates
+/// to the owner), v2 by the owner. Both are stored before this returns.
+fn owners_mutable_record(
+    sim: &mut Sim,
+    seed: u64,
+) -> (
+    subspace_record::RecordKeypair,
+    subspace_record::Record,
+    subspace_record::Record,
+) {
+    use subspace_record::{OwnerGrant, RecordBuilder, RecordKeypair, Role};
+    let ids = sim.ids();
+    let rk = RecordKeypair::from_seed(&[0x5e; 32]);
+    let writer = subspace_crypto::Keypair::from_seed(&[0x57; 32]);
+    let v1 = RecordBuilder::new(sim.contract, sim.owner.public(), common::UNIX_START)
+        .mutable(rk.public(), 1)
+        .grant(OwnerGrant::sign(&sim.owner, &rk.public(), &sim.contract).unwrap())
+        .share(writer.public(), Role::Write)
+        .public()
+        .data(b"owner v1".to_vec())
+        .build(rk.keypair(), &mut sim.rng)
+        .unwrap();
+    let v2 = RecordBuilder::next_version(&v1, common::UNIX_START + 10)
+        .unwrap()
+        .data(b"owner v2".to_vec())
+        .build(&sim.owner, &mut sim.rng)
+        .unwrap();
+    for (client, v) in [(ids[0], &v1), (ids[1], &v2)] {
+        let op = sim.put(client, v);
+        match sim.wait(client, op, Duration::from_secs(60)) {
+            Completion::Put(Ok(_)) => {}
+            other => panic!("seed {seed}: the owner's put failed: {other:?}"),
+        }
+    }
+    (rk, v1, v2)
+}
+
+fn refused_at(
+    sim: &mut Sim,
+    client: subspace_crypto::NodeId,
+    rec: &subspace_record::Record,
+) -> PutStep {
+    let op = sim.put(client, rec);
+    match sim.wait(client, op, Duration::from_secs(60)) {
+        Completion::Put(Err(NodeError::PutFailed { step, .. })) => step,
+        other => panic!(
+            "seed {}: a stranger's put was not refused: {other:?}",
+            sim.seed
+        ),
+    }
+}
+
+#[test]
+fn a_strangers_hijacking_version_is_refused_and_a_fresh_client_gets_the_owners_latest() {
+    use subspace_record::{RecordBuilder, Role};
+    let seed = 26;
+    let mut sim = Sim::new(seed, 12, config(1));
+    sim.run_for(Duration::from_secs(5));
+    let ids = sim.ids();
+    let (rk, _v1, v2) = owners_mutable_record(&mut sim, seed);
+    let key = rk.key();
+    let stranger = subspace_crypto::Keypair::from_seed(&[0x66; 32]);
+    // The victim's record key and owner (and its public grant, copied from v2), the stranger
+    // on the ACL, the highest seq, signed by the stranger's own key; then the same on top of
+    // v2, keeping every real delegation.
+    let scratch = RecordBuilder::new(sim.contract, sim.owner.public(), common::UNIX_START + 20)
+        .mutable(rk.public(), u64::MAX)
+        .grant(*v2.grant().unwrap())
+        .share(stranger.public(), Role::Write)
+        .public()
+        .data(b"hijacked".to_vec())
+        .build(&stranger, &mut sim.rng)
+        .unwrap();
+    let on_top = RecordBuilder::next_version(&v2, common::UNIX_START + 20)
+        .unwrap()
+        .share(stranger.public(), Role::Admin)
+        .seq(u64::MAX)
+        .data(b"hijacked".to_vec())
+        .build(&stranger, &mut sim.rng)
+        .unwrap();
+    // Through hosts that hold the record and hosts that do not.
+    let holders = sim.holders(&key);
+    let outsider = *ids.iter().find(|i| !holders.contains(i)).unwrap();
+    for (client, hijack) in [(outsider, &scratch), (holders[0], &on_top)] {
+        assert_eq!(hijack.key(), key);
+        assert_eq!(refused_at(&mut sim, client, hijack), PutStep::Validation);
+    }
+    sim.run_for(Duration::from_secs(10));
+    let seqs = sim.stored_seqs(&key, 1);
+    assert!(
+        seqs.values().all(|s| *s == v2.seq()),
+        "seed {seed}: a host stored the hijack: {seqs:?}"
+    );
+    // A client that never saw the record gets the owner's latest version.
+    let fresh = *ids
+        .iter()
+        .rev()
+        .find(|i| !sim.holders(&key).contains(i) && **i != outsider)
+        .unwrap();
+    let op = sim.get(fresh, key);
+    match sim.wait(fresh, op, Duration::from_secs(60)) {
+        Completion::Get(Ok(r)) => assert_eq!(r, v2, "seed {seed}"),
+        other => panic!("seed {seed}: {other:?}"),
+    }
+}
+
+#[test]
+fn a_strangers_record_on_the_victims_contract_is_refused() {
+    use subspace_record::{OwnerGrant, RecordBuilder, RecordKeypair};
+    let seed = 27;
+    let mut sim = Sim::new(seed, 10, config(1));
+    sim.run_for(Duration::from_secs(5));
+    let ids = sim.ids();
+    let stranger = subspace_crypto::Keypair::from_seed(&[0x67; 32]);
+    let rk = RecordKeypair::from_seed(&[0x68; 32]);
+    // Owned by the stranger (its own signature), charged to the victim's contract: valid, and
+    // refused by the contract step, which sees who signed.
+    let own_immutable = RecordBuilder::new(sim.contract, stranger.public(), common::UNIX_START)
+        .public()
+        .data(b"free storage".to_vec())
+        .build(&stranger, &mut sim.rng)
+        .unwrap();
+    let own_mutable = RecordBuilder::new(sim.contract, stranger.public(), common::UNIX_START)
+        .mutable(rk.public(), 0)
+        .grant(OwnerGrant::sign(&stranger, &rk.public(), &sim.contract).unwrap())
+        .public()
+        .data(b"free storage".to_vec())
+        .build(rk.keypair(), &mut sim.rng)
+        .unwrap();
+    // Claiming the victim as owner, with a grant the stranger signed: refused at validation,
+    // before the contract is consulted.
+    let rk2 = RecordKeypair::from_seed(&[0x69; 32]);
+    let claimed = RecordBuilder::new(sim.contract, sim.owner.public(), common::UNIX_START)
+        .mutable(rk2.public(), 0)
+        .grant(OwnerGrant::sign(&stranger, &rk2.public(), &sim.contract).unwrap())
+        .public()
+        .data(b"free storage".to_vec())
+        .build(rk2.keypair(), &mut sim.rng)
+        .unwrap();
+    for (i, (rec, step)) in [
+        (&own_immutable, PutStep::Contract),
+        (&own_mutable, PutStep::Contract),
+        (&claimed, PutStep::Validation),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(
+            refused_at(&mut sim, ids[i], rec),
+            step,
+            "seed {seed}: record {i}"
+        );
+        sim.run_for(Duration::from_secs(5));
+        assert!(
+            sim.holders(&rec.key()).is_empty(),
+            "seed {seed}: record {i} was kept"
+        );
+    }
 }

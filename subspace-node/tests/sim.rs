@@ -82,7 +82,7 @@ fn the_same_seed_gives_the_same_run() {
 
 #[test]
 fn a_newer_mutable_version_replaces_the_old_one_and_a_tombstone_deletes() {
-    use subspace_record::RecordBuilder;
+    use subspace_record::{OwnerGrant, RecordBuilder};
     let seed = 41;
     let mut sim = Sim::new(seed, 10, config(1));
     sim.run_for(Duration::from_secs(5));
@@ -92,6 +92,7 @@ fn a_newer_mutable_version_replaces_the_old_one_and_a_tombstone_deletes() {
         .data(b"version one".to_vec())
         .public()
         .mutable(record_kp.public(), 1)
+        .grant(OwnerGrant::sign(&sim.owner, &record_kp.public(), &sim.contract).unwrap())
         .build(&record_kp, &mut sim.rng)
         .unwrap();
     let key = v1.key();
@@ -179,7 +180,7 @@ fn a_graceful_leave_is_healed_like_a_failure() {
 
 #[test]
 fn every_holder_of_a_mutable_record_gets_each_newer_version() {
-    use subspace_record::RecordBuilder;
+    use subspace_record::{OwnerGrant, RecordBuilder};
     let seed = 43;
     let mut sim = Sim::new(seed, 12, config(1));
     sim.run_for(Duration::from_secs(5));
@@ -189,6 +190,7 @@ fn every_holder_of_a_mutable_record_gets_each_newer_version() {
         .data(b"v1".to_vec())
         .public()
         .mutable(record_kp.public(), 1)
+        .grant(OwnerGrant::sign(&sim.owner, &record_kp.public(), &sim.contract).unwrap())
         .build(&record_kp, &mut sim.rng)
         .unwrap();
     let key = current.key();

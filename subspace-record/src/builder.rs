@@ -8,8 +8,9 @@ use subspace_crypto::{
 };
 
 use crate::acl::{Acl, Role};
+use crate::authority::{DELEGATION_SEQ_WINDOW, Delegation, OwnerGrant};
 use crate::payload::{Payload, SealedPayload};
-use crate::record::{Record, RecordKind, mutable_key, signed_bytes};
+use crate::record::{Record, RecordKind, find_delegation, mutable_key, signed_bytes};
 use crate::{MAX_DATA_LEN, RecordError, Result};
 
 /// The keypair generated for one mutable record alone; its key names the record
@@ -51,6 +52,12 @@ impl RecordKeypair {
 /// Every version gets a fresh content key, so removing a reader from the ACL re-keys the
 /// record: the next version is sealed under a key it never receives.
 ///
+/// A mutable record also needs its owner's [`OwnerGrant`] ([`grant`](Self::grant)). When a
+/// version is signed with the record key, the builder issues a [`Delegation`] to every Writer
+/// and Admin on the ACL (the owner included) that lacks a current one, good up to
+/// `seq +` [`DELEGATION_SEQ_WINDOW`]; a version signed by anyone else keeps the delegations it
+/// was given, minus those whose delegate lost its role.
+///
 /// ```
 /// use subspace_crypto::{ContractId, Keypair};
 /// use subspace_record::{RecordBuilder, validate};
@@ -75,6 +82,8 @@ pub struct RecordBuilder<'a> {
     public: bool,
     acl: Acl,
     mutable: Option<(PublicKey, u64)>,
+    grant: Option<OwnerGrant>,
+    delegations: Vec<Delegation>,
     content_key: Option<ContentKey>,
     error: Option<RecordError>,
 }
@@ -95,17 +104,26 @@ impl<'a> RecordBuilder<'a> {
             public: false,
             acl,
             mutable: None,
+            grant: None,
+            delegations: Vec::new(),
             content_key: None,
             error,
         }
     }
 
-    /// The next version of the mutable record `old`: same record key, contract, owner, ACL,
-    /// cipher and visibility, `seq + 1`, no data yet.
+    /// The next version of the mutable record `old`: same record key, contract, owner, owner
+    /// grant, delegations, ACL, cipher and visibility, `seq + 1`, no data yet.
     pub fn next_version(old: &Record, timestamp: u64) -> Result<RecordBuilder<'a>> {
-        let RecordKind::Mutable { record_public, seq } = old.kind else {
+        let RecordKind::Mutable {
+            record_public,
+            seq,
+            grant,
+            delegations,
+        } = &old.kind
+        else {
             return Err(RecordError::NotMutable);
         };
+        let (record_public, seq) = (*record_public, *seq);
         let next = seq
             .checked_add(1)
             .ok_or(RecordError::Builder("seq is exhausted"))?;
@@ -122,6 +140,8 @@ impl<'a> RecordBuilder<'a> {
             public: old.is_public(),
             acl: old.acl.clone(),
             mutable: Some((record_public, next)),
+            grant: Some(*grant),
+            delegations: delegations.clone(),
             content_key: None,
             error: None,
         })
@@ -152,9 +172,39 @@ impl<'a> RecordBuilder<'a> {
         self
     }
 
-    /// Make a mutable record with record public key `record_public` at version `seq`.
+    /// Make a mutable record with record public key `record_public` at version `seq` (it also
+    /// needs the owner's [`grant`](Self::grant)).
     pub fn mutable(mut self, record_public: PublicKey, seq: u64) -> Self {
         self.mutable = Some((record_public, seq));
+        self
+    }
+
+    /// The owner's grant of a mutable record: `OwnerGrant::sign(&owner, &record_public,
+    /// &contract)`. Required on every mutable version ([`next_version`](Self::next_version)
+    /// copies it).
+    pub fn grant(mut self, grant: OwnerGrant) -> Self {
+        self.grant = Some(grant);
+        self
+    }
+
+    /// Carry a delegation the record key issued elsewhere ([`Delegation::issue`]), replacing
+    /// any for the same delegate. Its delegate must already hold at least its role on the ACL
+    /// ([`share`](Self::share) first). Not needed when the record key signs: the builder then
+    /// issues what the ACL calls for.
+    pub fn delegation(mut self, delegation: Delegation) -> Self {
+        if !self.acl.allows(&delegation.delegate, delegation.role) {
+            self.error.get_or_insert(RecordError::Builder(
+                "a delegate must hold at least its delegated role on the ACL",
+            ));
+            return self;
+        }
+        match self
+            .delegations
+            .binary_search_by(|d| d.delegate.cmp(&delegation.delegate))
+        {
+            Ok(i) => self.delegations[i] = delegation,
+            Err(i) => self.delegations.insert(i, delegation),
+        }
         self
     }
 
@@ -180,9 +230,14 @@ impl<'a> RecordBuilder<'a> {
         self
     }
 
-    /// Remove `identity` from the ACL: the version built next is sealed under a fresh key it
-    /// does not receive. (Versions it already fetched stay readable to it; nothing can take
-    /// back what was read.)
+    /// Remove `identity` from the ACL, and its delegation with it: the version built next is
+    /// sealed under a fresh key it does not receive. (Versions it already fetched stay
+    /// readable to it; nothing can take back what was read.)
+    ///
+    /// A revoked Writer or Admin keeps the delegation earlier versions carried, good up to its
+    /// [`max_seq`](Delegation::max_seq): hosts holding this version refuse its versions, but
+    /// a client with no copy would believe one up to that seq. To close that window, sign a
+    /// version with the record key at a seq above it (`.seq(max_seq + 1)`).
     pub fn revoke(mut self, identity: &PublicKey) -> Self {
         if *identity == self.owner {
             self.error
@@ -202,6 +257,10 @@ impl<'a> RecordBuilder<'a> {
 
     /// Seals (unless public), wraps the content key, and signs with `signer`: the owner for an
     /// immutable record; the record key or a Writer/Admin on the ACL for a mutable one.
+    ///
+    /// The builder checks the signer against the ACL it builds; whether a non-record-key
+    /// signer holds a valid delegation, and what the stored version allows, is for
+    /// [`validate`](crate::validate) and [`validate_update`](crate::validate_update).
     pub fn build(self, signer: &Keypair, rng: &mut impl CryptoRngCore) -> Result<Record> {
         self.build_keyed(signer, rng).map(|(r, _)| r)
     }
@@ -226,6 +285,11 @@ impl<'a> RecordBuilder<'a> {
         let signer_pk = signer.public();
         let kind = match self.mutable {
             None => {
+                if self.grant.is_some() || !self.delegations.is_empty() {
+                    return Err(RecordError::Builder(
+                        "an immutable record carries no grant or delegations",
+                    ));
+                }
                 if signer_pk != self.owner {
                     return Err(RecordError::Unauthorized);
                 }
@@ -235,10 +299,26 @@ impl<'a> RecordBuilder<'a> {
                 if self.acl.role(&record_public).is_some() {
                     return Err(RecordError::Builder("the record key cannot be on its ACL"));
                 }
-                if signer_pk != record_public && !self.acl.allows(&signer_pk, Role::Write) {
-                    return Err(RecordError::Unauthorized);
+                let grant = self.grant.ok_or(RecordError::Builder(
+                    "a mutable record needs its owner's grant (OwnerGrant::sign)",
+                ))?;
+                let delegations = if signer_pk == record_public {
+                    self.issue_delegations(signer, seq)?
+                } else {
+                    if !self.acl.allows(&signer_pk, Role::Write) {
+                        return Err(RecordError::Unauthorized);
+                    }
+                    // Only the record key can issue: drop what the ACL no longer backs.
+                    let mut kept = self.delegations;
+                    kept.retain(|d| self.acl.allows(&d.delegate, d.role));
+                    kept
+                };
+                RecordKind::Mutable {
+                    record_public,
+                    seq,
+                    grant,
+                    delegations,
                 }
-                RecordKind::Mutable { record_public, seq }
             }
         };
         let (payload, keychain, digest) = if self.public {
@@ -257,8 +337,8 @@ impl<'a> RecordBuilder<'a> {
             rng.fill_bytes(&mut nonce_prefix);
             let mut recipients: Vec<PublicKey> =
                 self.acl.entries().iter().map(|e| e.identity).collect();
-            if let RecordKind::Mutable { record_public, .. } = kind {
-                recipients.push(record_public);
+            if let RecordKind::Mutable { record_public, .. } = &kind {
+                recipients.push(*record_public);
             }
             recipients.sort();
             // Sealing, hashing and key wrapping in one pass: the pool seals segments while
@@ -284,9 +364,9 @@ impl<'a> RecordBuilder<'a> {
             digest,
         )?;
         let signature = signer.sign(domain::RECORD, &msg);
-        let key = match kind {
+        let key = match &kind {
             RecordKind::Immutable => RecordKey(digest),
-            RecordKind::Mutable { record_public, .. } => mutable_key(&record_public),
+            RecordKind::Mutable { record_public, .. } => mutable_key(record_public),
         };
         let record = Record {
             kind,
@@ -300,5 +380,32 @@ impl<'a> RecordBuilder<'a> {
             signature,
         };
         Ok((record, key))
+    }
+
+    /// The delegations a version signed by the record key `record` at `seq` carries: one per
+    /// Writer and Admin on the ACL, with its ACL role. A current one (same role, `max_seq` not
+    /// passed) keeps its `max_seq`; the others are issued up to `seq +`
+    /// [`DELEGATION_SEQ_WINDOW`]. All are signed afresh (ed25519 is deterministic, so a kept one
+    /// is the same bytes), so none the record key signs is stale.
+    fn issue_delegations(&self, record: &Keypair, seq: u64) -> Result<Vec<Delegation>> {
+        self.acl
+            .entries()
+            .iter()
+            .filter(|e| e.role >= Role::Write)
+            .map(|e| {
+                let max_seq = match find_delegation(&self.delegations, &e.identity) {
+                    Some(d) if d.role == e.role && d.max_seq >= seq => d.max_seq,
+                    _ => seq.saturating_add(DELEGATION_SEQ_WINDOW),
+                };
+                Delegation::issue(
+                    record,
+                    e.identity,
+                    e.role,
+                    max_seq,
+                    &self.owner,
+                    &self.contract,
+                )
+            })
+            .collect()
     }
 }

@@ -25,20 +25,29 @@ pub enum RecordError {
     /// A structural rule is broken (segment layout, sorted and unique lists, counts, roles).
     #[error("malformed record: {0}")]
     Malformed(&'static str),
-    /// The record's signature does not verify for its signer and contents.
+    /// The record's signature, its owner grant, or the signer's delegation does not verify.
     #[error("bad signature")]
     BadSignature,
     /// The key a record is stored under does not match its content (or its record public key).
     #[error("record key does not match the content")]
     KeyMismatch,
     /// The signer is neither the record key, the owner (immutable records) nor an identity the
-    /// ACL lets write.
+    /// ACL lets write and the record key delegated to.
     #[error("signer is not authorized to write this record")]
     Unauthorized,
-    /// The update changes the ACL, contract or visibility but is not signed by an Admin or
-    /// the record key.
+    /// The update changes the ACL, contract, visibility or delegations but is not signed by
+    /// the record key or an Admin (on the stored ACL, with an Admin delegation).
     #[error("only an admin or the record key may change the ACL")]
     NotAdmin,
+    /// The version's seq is above what the signer's delegation allows: the signer may have
+    /// been revoked, or needs a fresh delegation from the record key.
+    #[error("seq {seq} is above the signer's delegation (max seq {max_seq})")]
+    DelegationExpired {
+        /// The version's seq.
+        seq: u64,
+        /// The most the signer's delegation allows.
+        max_seq: u64,
+    },
     /// The update's seq is not strictly greater than the stored version's (a replay or rollback).
     #[error("seq {new} is not greater than the stored seq {old}")]
     StaleSeq {

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod acl;
+pub mod authority;
 mod builder;
 mod error;
 pub mod fs;
@@ -12,6 +13,7 @@ mod serde_bytes;
 mod validate;
 
 pub use acl::{Acl, AclEntry, Role};
+pub use authority::{DELEGATION_SEQ_WINDOW, Delegation, OwnerGrant};
 pub use builder::{RecordBuilder, RecordKeypair};
 pub use error::RecordError;
 pub use payload::Payload;

@@ -1,18 +1,21 @@
 //! The record: what clients store, hosts hold and everyone validates byte for byte.
 //!
-//! ## Format (version 1)
+//! ## Format (version 2)
 //!
-//! `0x01 || codec(Record)`, with the fields in this order: kind (`Immutable`, or `Mutable`
-//! with the record public key and `seq`), contract id, owner, timestamp (u64 Unix seconds from
-//! the caller), ACL, keychain (wrapped content keys, sorted by recipient), payload, signer,
-//! signature.
+//! `0x02 || codec(Record)`, with the fields in this order: kind (`Immutable`, or `Mutable`
+//! with the record public key, `seq`, the owner grant and the delegations), contract id,
+//! owner, timestamp (u64 Unix seconds from the caller), ACL, keychain (wrapped content keys,
+//! sorted by recipient), payload, signer, signature.
 //!
 //! The signature (domain [`RECORD`](subspace_crypto::domain::RECORD)) covers
-//! `0x01 || codec(kind, contract, owner, timestamp, acl, keychain, signer, payload digest)`,
+//! `0x02 || codec(kind, contract, owner, timestamp, acl, keychain, signer, payload digest)`,
 //! where the payload digest is SHA-256 of the payload's canonical encoding
-//! ([`Payload::digest`]). An immutable record's key is that same digest, so the data is hashed
-//! once and never re-encoded to be signed. A mutable record's key is SHA-256 of its record
-//! public key.
+//! ([`Payload::digest`]). The kind includes the grant and the delegations, so neither can be
+//! swapped. An immutable record's key is that same digest, so the data is hashed once and
+//! never re-encoded to be signed. A mutable record's key is SHA-256 of its record public key.
+//!
+//! Version 1 had no owner grant and no delegations: any key a version's own ACL named could
+//! sign it (see [`authority`](crate::authority)).
 
 use serde::{Deserialize, Serialize};
 use subspace_crypto::{
@@ -21,18 +24,24 @@ use subspace_crypto::{
 };
 
 use crate::acl::{Acl, MAX_ACL_LEN, Role};
+use crate::authority::{Delegation, OwnerGrant};
 use crate::payload::Payload;
 use crate::{MAX_DATA_LEN, RecordError, Result};
 
-/// The format version byte that starts every encoded record.
-pub const FORMAT_VERSION: u8 = 1;
+/// The format version byte that starts every encoded record (and every signed statement
+/// about one: record, owner grant, delegation).
+pub const FORMAT_VERSION: u8 = 2;
 
 /// The largest encoded record accepted: 1 MiB of data plus room for the header, a full ACL,
 /// a full keychain and segment framing (all far below 64 KiB).
 pub const MAX_RECORD_LEN: usize = MAX_DATA_LEN + 64 * 1024;
 
 /// Immutable or mutable, with what a mutable record needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// The kind only ever lives inside a `Record` (itself hundreds of bytes with its ACL, keychain
+// and payload headers): boxing the mutable variant would cost an allocation per decode and
+// save nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecordKind {
     /// Stored under SHA-256 of its payload; signed by its owner; never changes.
     Immutable,
@@ -42,6 +51,11 @@ pub enum RecordKind {
         record_public: PublicKey,
         /// The version number; a newer version has a strictly greater one.
         seq: u64,
+        /// The owner's signature binding `record_public` to the owner and the contract.
+        grant: OwnerGrant,
+        /// The record key's delegations to the identities that may sign versions, sorted by
+        /// delegate, at most one each.
+        delegations: Vec<Delegation>,
     },
 }
 
@@ -136,8 +150,9 @@ impl Record {
     }
 
     /// Checks every rule that needs neither a signature check nor a hash: the size limit,
-    /// the segment layout, the ACL's order and bounds, the owner being an Admin, and the
-    /// keychain holding exactly one wrapped key per reader.
+    /// the segment layout, the ACL's order and bounds, the owner being an Admin, the
+    /// delegations' order, bounds and roles, and the keychain holding exactly one wrapped key
+    /// per reader.
     pub(crate) fn check_structure(&self) -> Result<()> {
         self.payload.check()?;
         self.acl.check()?;
@@ -146,14 +161,19 @@ impl Record {
                 "the owner must be an Admin on the ACL",
             ));
         }
-        let record_public = match self.kind {
-            RecordKind::Mutable { record_public, .. } => {
-                if self.acl.role(&record_public).is_some() {
+        let record_public = match &self.kind {
+            RecordKind::Mutable {
+                record_public,
+                delegations,
+                ..
+            } => {
+                if self.acl.role(record_public).is_some() {
                     return Err(RecordError::Malformed(
                         "the record key cannot be on its ACL",
                     ));
                 }
-                Some(record_public)
+                check_delegations(delegations, &self.acl)?;
+                Some(*record_public)
             }
             RecordKind::Immutable => None,
         };
@@ -240,6 +260,28 @@ impl Record {
         }
     }
 
+    /// The owner's grant of a mutable record (`None` for an immutable one).
+    pub fn grant(&self) -> Option<&OwnerGrant> {
+        match &self.kind {
+            RecordKind::Mutable { grant, .. } => Some(grant),
+            RecordKind::Immutable => None,
+        }
+    }
+
+    /// The record key's delegations a mutable record carries, sorted by delegate (empty for an
+    /// immutable record).
+    pub fn delegations(&self) -> &[Delegation] {
+        match &self.kind {
+            RecordKind::Mutable { delegations, .. } => delegations,
+            RecordKind::Immutable => &[],
+        }
+    }
+
+    /// The delegation this record carries for `identity`, if any.
+    pub fn delegation(&self, identity: &PublicKey) -> Option<&Delegation> {
+        find_delegation(self.delegations(), identity)
+    }
+
     /// The data contract this record is stored under.
     pub fn contract(&self) -> &ContractId {
         &self.contract
@@ -320,6 +362,44 @@ impl Record {
     }
 }
 
+/// The delegation for `identity` in a sorted list.
+pub(crate) fn find_delegation<'d>(
+    delegations: &'d [Delegation],
+    identity: &PublicKey,
+) -> Option<&'d Delegation> {
+    delegations
+        .binary_search_by(|d| d.delegate.cmp(identity))
+        .ok()
+        .map(|i| &delegations[i])
+}
+
+/// The structural rules of a delegation list: bounded by the ACL size, sorted by delegate with
+/// no duplicates, each Write or Admin, each delegate on the ACL with at least that role.
+fn check_delegations(delegations: &[Delegation], acl: &Acl) -> Result<()> {
+    if delegations.len() > MAX_ACL_LEN {
+        return Err(RecordError::Malformed("too many delegations"));
+    }
+    if delegations
+        .windows(2)
+        .any(|w| w[0].delegate >= w[1].delegate)
+    {
+        return Err(RecordError::Malformed(
+            "delegations not sorted or have duplicates",
+        ));
+    }
+    for d in delegations {
+        if d.role < Role::Write {
+            return Err(RecordError::Malformed("a delegation grants Write or Admin"));
+        }
+        if !acl.allows(&d.delegate, d.role) {
+            return Err(RecordError::Malformed(
+                "a delegate must hold at least its delegated role on the ACL",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The length of `record`'s encoding, computed without encoding the data.
 pub(crate) fn encoded_len(record: &Record) -> u64 {
     use crate::payload::Payload as P;
@@ -331,9 +411,12 @@ pub(crate) fn encoded_len(record: &Record) -> u64 {
             4 + 4 + 8 + 8 + s.segments().iter().map(|x| 8 + x.len() as u64).sum::<u64>()
         }
     };
-    let kind_len = match record.kind {
+    let kind_len = match &record.kind {
         RecordKind::Immutable => 4,
-        RecordKind::Mutable { .. } => 4 + 32 + 8,
+        // tag + record key + seq + grant + delegations (len + 108 each)
+        RecordKind::Mutable { delegations, .. } => {
+            4 + 32 + 8 + 64 + 8 + 108 * delegations.len() as u64
+        }
     };
     // version + kind + contract + owner + timestamp + acl (len + 36 each)
     // + keychain (len + 112 each) + payload + signer + signature
@@ -353,7 +436,7 @@ pub(crate) fn encoded_len(record: &Record) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{RecordBuilder, RecordKeypair};
+    use crate::{Delegation, OwnerGrant, RecordBuilder, RecordKeypair};
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
@@ -363,16 +446,26 @@ mod tests {
         let o = Keypair::generate(&mut rng);
         let f = Keypair::generate(&mut rng);
         let rk = RecordKeypair::generate(&mut rng);
+        let c = ContractId::from_bytes([2; 32]);
+        let grant = OwnerGrant::sign(&o, &rk.public(), &c).unwrap();
         for len in [0usize, 10, 70_000, MAX_DATA_LEN] {
             let data = vec![1u8; len];
             let b = || {
-                RecordBuilder::new(ContractId::from_bytes([2; 32]), o.public(), 5)
+                RecordBuilder::new(c, o.public(), 5)
                     .data(&data[..])
                     .share(f.public(), Role::Write)
             };
             let recs = [
                 b().build(&o, &mut rng).unwrap(),
-                b().mutable(rk.public(), 3).build(&f, &mut rng).unwrap(),
+                b().mutable(rk.public(), 3)
+                    .grant(grant)
+                    .build(&f, &mut rng)
+                    .unwrap(),
+                // Two delegations (owner and writer).
+                b().mutable(rk.public(), 3)
+                    .grant(grant)
+                    .build(rk.keypair(), &mut rng)
+                    .unwrap(),
                 b().public().build(&o, &mut rng).unwrap(),
             ];
             for r in recs {
@@ -387,8 +480,10 @@ mod tests {
         let o = Keypair::generate(&mut rng);
         let f = Keypair::generate(&mut rng);
         let rk = RecordKeypair::generate(&mut rng);
-        let r = RecordBuilder::new(ContractId::from_bytes([2; 32]), o.public(), 5)
+        let c = ContractId::from_bytes([2; 32]);
+        let r = RecordBuilder::new(c, o.public(), 5)
             .mutable(rk.public(), 0)
+            .grant(OwnerGrant::sign(&o, &rk.public(), &c).unwrap())
             .share(f.public(), Role::Read)
             .build(&o, &mut rng)
             .unwrap();
@@ -408,5 +503,75 @@ mod tests {
         let mut self_listed = r.clone();
         self_listed.acl.set(rk.public(), Role::Read).unwrap();
         assert!(self_listed.check_structure().is_err());
+    }
+
+    #[test]
+    fn delegation_structure_rules() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let o = Keypair::generate(&mut rng);
+        let w = Keypair::generate(&mut rng);
+        let reader = Keypair::generate(&mut rng);
+        let rk = RecordKeypair::generate(&mut rng);
+        let c = ContractId::from_bytes([2; 32]);
+        let r = RecordBuilder::new(c, o.public(), 5)
+            .mutable(rk.public(), 0)
+            .grant(OwnerGrant::sign(&o, &rk.public(), &c).unwrap())
+            .share(w.public(), Role::Write)
+            .share(reader.public(), Role::Read)
+            .build(rk.keypair(), &mut rng)
+            .unwrap();
+        r.check_structure().unwrap();
+        // The builder delegated to the owner (Admin) and the writer (Write), not the reader.
+        assert_eq!(r.delegations().len(), 2);
+        assert_eq!(r.delegation(&o.public()).unwrap().role(), Role::Admin);
+        assert_eq!(r.delegation(&w.public()).unwrap().role(), Role::Write);
+        assert!(r.delegation(&reader.public()).is_none());
+        let issue = |who: &Keypair, role| {
+            Delegation::issue(rk.keypair(), who.public(), role, 9, &o.public(), &c).unwrap()
+        };
+        let with = |f: &dyn Fn(&mut Vec<Delegation>)| {
+            let mut bad = r.clone();
+            if let RecordKind::Mutable { delegations, .. } = &mut bad.kind {
+                f(delegations);
+            }
+            bad.check_structure()
+        };
+        // Unsorted, duplicated, to a reader, above the ACL role, to a stranger, or too many.
+        assert!(with(&|d| d.reverse()).is_err());
+        assert!(with(&|d| d.push(d[d.len() - 1])).is_err());
+        let mut to_reader = issue(&reader, Role::Write);
+        assert!(
+            with(&|d| {
+                d.push(to_reader);
+                d.sort_by_key(|x| x.delegate)
+            })
+            .is_err()
+        );
+        to_reader.role = Role::Read;
+        assert!(
+            with(&|d| {
+                d.push(to_reader);
+                d.sort_by_key(|x| x.delegate)
+            })
+            .is_err()
+        );
+        let promoted = issue(&w, Role::Admin);
+        assert!(
+            with(&|d| {
+                d.retain(|x| x.delegate != w.public());
+                d.push(promoted);
+                d.sort_by_key(|x| x.delegate)
+            })
+            .is_err()
+        );
+        let stranger = issue(&Keypair::generate(&mut rng), Role::Write);
+        assert!(
+            with(&|d| {
+                d.push(stranger);
+                d.sort_by_key(|x| x.delegate)
+            })
+            .is_err()
+        );
+        assert!(with(&|d| d.extend(std::iter::repeat_n(d[0], MAX_ACL_LEN))).is_err());
     }
 }

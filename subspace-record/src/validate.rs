@@ -7,15 +7,19 @@
 use subspace_crypto::{ContractId, PublicKey, RecordKey, domain};
 
 use crate::acl::Role;
-use crate::record::{Record, RecordKind};
+use crate::record::{Record, RecordKind, find_delegation};
 use crate::{RecordError, Result};
 
 /// Checks everything about `record` that needs no outside state — size, structure, key
-/// derivation, signature, and that the signer may write it — and returns its key.
+/// derivation, signatures, and that the signer may write it — and returns its key.
 ///
-/// Immutable records must be signed by their owner; mutable ones by their record key or an
-/// identity their own ACL lets write (the stored version's ACL is checked by
-/// [`validate_update`]).
+/// Immutable records must be signed by their owner. Mutable ones must carry their owner's
+/// [`OwnerGrant`](crate::OwnerGrant) (binding the record key to the owner and the contract)
+/// and be signed by the record key, or by an identity holding a
+/// [`Delegation`](crate::Delegation) from the record key that covers the version's `seq`
+/// (and a Write role on the ACL). Either way the owner and the contract are covered by the
+/// owner's own signature, so a contract check after `validate` charges only a contract whose
+/// owner signed. The stored version's ACL is checked by [`validate_update`].
 pub fn validate(record: &Record) -> Result<RecordKey> {
     record.check_structure()?;
     let digest = record.payload.digest();
@@ -26,9 +30,33 @@ pub fn validate(record: &Record) -> Result<RecordKey> {
             }
             RecordKey(digest)
         }
-        RecordKind::Mutable { record_public, .. } => {
-            if record.signer != *record_public && !record.acl.allows(&record.signer, Role::Write) {
-                return Err(RecordError::Unauthorized);
+        RecordKind::Mutable {
+            record_public,
+            seq,
+            grant,
+            delegations,
+        } => {
+            // The cheap checks first, then the signatures: the grant, the signer's
+            // delegation, and (below) the record's own.
+            let delegation = if record.signer == *record_public {
+                None
+            } else {
+                let d = find_delegation(delegations, &record.signer)
+                    .ok_or(RecordError::Unauthorized)?;
+                if !record.acl.allows(&record.signer, Role::Write) {
+                    return Err(RecordError::Unauthorized);
+                }
+                if *seq > d.max_seq {
+                    return Err(RecordError::DelegationExpired {
+                        seq: *seq,
+                        max_seq: d.max_seq,
+                    });
+                }
+                Some(d)
+            };
+            grant.verify(&record.owner, record_public, &record.contract)?;
+            if let Some(d) = delegation {
+                d.verify(record_public, &record.owner, &record.contract)?;
             }
             crate::record::mutable_key(record_public)
         }
@@ -52,8 +80,11 @@ pub fn validate_at(record: &Record, expected: &RecordKey) -> Result<()> {
 
 /// Checks that `new` may replace the stored `old` version of a mutable record: both valid,
 /// same record key and owner, `seq` strictly greater, the signer is the record key or a
-/// Writer/Admin on `old`'s ACL, and a change of ACL, contract or visibility is signed by the
-/// record key or an Admin on `old`'s ACL.
+/// Writer/Admin on `old`'s ACL, and an admin change is signed by the record key or by an Admin
+/// on `old`'s ACL whose delegation in `new` is an Admin one.
+///
+/// An admin change is a change of the ACL, the contract, the visibility or the delegations.
+/// A new contract needs a new owner grant, which [`validate`] has checked.
 pub fn validate_update(old: &Record, new: &Record) -> Result<RecordKey> {
     let old_key = validate(old)?;
     let new_key = validate(new)?;
@@ -61,8 +92,14 @@ pub fn validate_update(old: &Record, new: &Record) -> Result<RecordKey> {
         RecordKind::Mutable {
             record_public,
             seq: old_seq,
+            delegations: old_delegations,
+            ..
         },
-        RecordKind::Mutable { seq: new_seq, .. },
+        RecordKind::Mutable {
+            seq: new_seq,
+            delegations: new_delegations,
+            ..
+        },
     ) = (&old.kind, &new.kind)
     else {
         return Err(RecordError::NotMutable);
@@ -84,9 +121,15 @@ pub fn validate_update(old: &Record, new: &Record) -> Result<RecordKey> {
     if !is_record_key && !old.acl.allows(signer, Role::Write) {
         return Err(RecordError::Unauthorized);
     }
-    let admin_change =
-        old.acl != new.acl || old.contract != new.contract || old.is_public() != new.is_public();
-    if admin_change && !is_record_key && !old.acl.allows(signer, Role::Admin) {
+    let admin_change = old.acl != new.acl
+        || old.contract != new.contract
+        || old.is_public() != new.is_public()
+        || old_delegations != new_delegations;
+    // `validate(new)` proved the signer's delegation in `new` is the record key's.
+    let delegated_admin =
+        || find_delegation(new_delegations, signer).is_some_and(|d| d.role == Role::Admin);
+    if admin_change && !is_record_key && !(old.acl.allows(signer, Role::Admin) && delegated_admin())
+    {
         return Err(RecordError::NotAdmin);
     }
     Ok(new_key)

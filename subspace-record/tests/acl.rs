@@ -6,7 +6,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use subspace_crypto::{ContractId, Keypair};
 use subspace_record::{
-    Record, RecordBuilder, RecordError, RecordKeypair, Role, validate, validate_update,
+    OwnerGrant, Record, RecordBuilder, RecordError, RecordKeypair, Role, validate, validate_update,
 };
 
 struct World {
@@ -30,6 +30,7 @@ fn world(seed: u64) -> World {
     let rk = RecordKeypair::generate(&mut rng);
     let v0 = RecordBuilder::new(CONTRACT, owner.public(), 100)
         .mutable(rk.public(), 0)
+        .grant(OwnerGrant::sign(&owner, &rk.public(), &CONTRACT).unwrap())
         .data(&b"version zero"[..])
         .share(writer.public(), Role::Write)
         .share(reader.public(), Role::Read)
@@ -85,15 +86,15 @@ fn reader_cannot_publish() {
         .data(&b"reader's edit"[..])
         .build(&w.reader, &mut w.rng);
     assert_eq!(err, Err(RecordError::Unauthorized));
-    // ...and a reader who promotes itself in the new version's ACL passes the stateless
-    // check but not the update check against the stored ACL.
+    // ...and a reader who promotes itself in the new version's ACL fails the stateless check
+    // (the record key never delegated to it) and the update check against the stored ACL.
     let forged = RecordBuilder::next_version(&w.v0, 101)
         .unwrap()
         .share(w.reader.public(), Role::Admin)
         .data(&b"reader's edit"[..])
         .build(&w.reader, &mut w.rng)
         .unwrap();
-    validate(&forged).unwrap();
+    assert_eq!(validate(&forged), Err(RecordError::Unauthorized));
     assert_eq!(
         validate_update(&w.v0, &forged),
         Err(RecordError::Unauthorized)
@@ -221,7 +222,8 @@ fn update_must_be_the_same_mutable_record() {
     let other_rk = RecordKeypair::from_seed(&[0x66; 32]);
     let other = RecordBuilder::new(CONTRACT, w.owner.public(), 100)
         .mutable(other_rk.public(), 9)
-        .build(&w.owner, &mut w.rng)
+        .grant(OwnerGrant::sign(&w.owner, &other_rk.public(), &CONTRACT).unwrap())
+        .build(other_rk.keypair(), &mut w.rng)
         .unwrap();
     assert!(matches!(
         validate_update(&w.v0, &other),

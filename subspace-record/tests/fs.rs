@@ -270,6 +270,7 @@ fn folder_shares_its_files() {
         .unwrap();
     let v0 = RecordBuilder::new(CONTRACT, owner.public(), 1)
         .mutable(rk.public(), 0)
+        .grant(subspace_record::OwnerGrant::sign(&owner, &rk.public(), &CONTRACT).unwrap())
         .data(folder.encode().unwrap())
         .share(friend.public(), Role::Read)
         .build(rk.keypair(), &mut rng)

@@ -6,5 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod acl;
+mod byzantine;
 mod fs;
 mod record;

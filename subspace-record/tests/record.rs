@@ -7,8 +7,8 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use subspace_crypto::{Aead, ContractId, Keypair, hex};
 use subspace_record::{
-    MAX_DATA_LEN, MAX_RECORD_LEN, Record, RecordBuilder, RecordError, RecordKeypair, Role,
-    validate, validate_at,
+    FORMAT_VERSION, MAX_DATA_LEN, MAX_RECORD_LEN, OwnerGrant, Record, RecordBuilder, RecordError,
+    RecordKeypair, Role, validate, validate_at,
 };
 
 const CONTRACT: ContractId = ContractId::from_bytes([0xc0; 32]);
@@ -33,6 +33,7 @@ fn samples() -> [Record; 3] {
     let rk = record_key();
     let mutable = RecordBuilder::new(CONTRACT, owner().public(), 1_700_000_001)
         .mutable(rk.public(), 7)
+        .grant(OwnerGrant::sign(&owner(), &rk.public(), &CONTRACT).unwrap())
         .aead(Aead::ChaCha20Poly1305)
         .share(friend().public(), Role::Write)
         .data(&b"mutable"[..])
@@ -117,9 +118,12 @@ fn truncation_and_trailing_bytes_are_errors() {
         let mut more = bytes.clone();
         more.push(0);
         assert!(Record::decode(&more).is_err());
-        let mut v2 = bytes.clone();
-        v2[0] = 2;
-        assert_eq!(Record::decode(&v2), Err(RecordError::UnknownVersion(2)));
+        // The next version, and version 1 (before owner grants and delegations), are refused.
+        for v in [FORMAT_VERSION + 1, 1] {
+            let mut other = bytes.clone();
+            other[0] = v;
+            assert_eq!(Record::decode(&other), Err(RecordError::UnknownVersion(v)));
+        }
     }
 }
 
@@ -178,13 +182,14 @@ fn arb_record() -> impl Strategy<Value = (Record, Vec<u8>)> {
     (
         any::<u64>(),
         proptest::collection::vec(any::<u8>(), 0..200_000),
-        0u8..3,
+        0u8..4,
         any::<bool>(),
     )
         .prop_map(|(seed, data, kind, chacha)| {
             let mut rng = ChaCha20Rng::seed_from_u64(seed);
             let o = Keypair::generate(&mut rng);
             let rk = RecordKeypair::generate(&mut rng);
+            let grant = OwnerGrant::sign(&o, &rk.public(), &CONTRACT).unwrap();
             let b = RecordBuilder::new(CONTRACT, o.public(), seed)
                 .data(data.clone())
                 .aead(if chacha {
@@ -194,7 +199,22 @@ fn arb_record() -> impl Strategy<Value = (Record, Vec<u8>)> {
                 });
             let r = match kind {
                 0 => b.build(&o, &mut rng),
-                1 => b.mutable(rk.public(), seed).build(rk.keypair(), &mut rng),
+                1 => b
+                    .mutable(rk.public(), seed)
+                    .grant(grant)
+                    .build(rk.keypair(), &mut rng),
+                // A version signed by a delegate (the owner) of the record key.
+                2 => {
+                    let v = b
+                        .mutable(rk.public(), seed / 2)
+                        .grant(grant)
+                        .build(rk.keypair(), &mut rng)
+                        .unwrap();
+                    RecordBuilder::next_version(&v, seed)
+                        .unwrap()
+                        .data(data.clone())
+                        .build(&o, &mut rng)
+                }
                 _ => b.public().build(&o, &mut rng),
             }
             .unwrap();
@@ -234,9 +254,9 @@ proptest! {
         if let Ok(r) = Record::decode(&bytes) {
             let _ = validate(&r);
         }
-        let mut v1 = vec![1u8];
-        v1.extend_from_slice(&bytes);
-        if let Ok(r) = Record::decode(&v1) {
+        let mut current = vec![FORMAT_VERSION];
+        current.extend_from_slice(&bytes);
+        if let Ok(r) = Record::decode(&current) {
             let _ = validate(&r);
         }
     }
@@ -256,18 +276,24 @@ proptest! {
 }
 
 const GOLDEN_IMMUTABLE: &str = concat!(
-    "0100000000c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c08a88e3dd7409f195fd52db",
+    "0200000000c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c08a88e3dd7409f195fd52db",
     "2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c000000006553f10000000000000000018a88e3dd7409f195fd52db",
     "2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c0000000200000000000000018a88e3dd7409f195fd52db2d3cba5d",
     "72ca6709bf1d94121bf3748801b40f6f5cd9fa5f856614c270bd5f077e49e9597fc0a6a85675d1b7a97400c5bd7d557b",
     "0819954e77c1867af1023a4bc371552992fe54018502f7e51e97a8823646d6605309edd6667182627cdfd64076a638b2",
     "92000000010000000055f292a9a75dc429000000000000000100000000000000195c7eaa7c3e52242e53c63180eae20a",
-    "b7949971c2f7acd0530e8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5cd684dde39876",
-    "aba282471d46009761da847d760ebb8bdff7315596f20131c13918f35828821e8d529e023ebbfbadf9496c26658d6149",
-    "9c63750e00b0ba3dcd0e",
+    "b7949971c2f7acd0530e8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5cde6f8c558ddd",
+    "9821c282ec1aedc4b154948ade5bfaeb0c2356bbdc2556fac29a70469b9ca244312526fa1bf402b89e67c22782b22a71",
+    "56708478a651313c7205",
 );
 const GOLDEN_MUTABLE: &str = concat!(
-    "0100000001ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d10000000000000007c0c0c0",
+    "0200000001ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d100000000000000071fe863",
+    "69251744405527cef43e013fe6ccd706f04725dbbaf8110c6f8b68829194441122a81fa64ca1d0379183d70dfb7511a4",
+    "344602dbb290754913fa00830d00000000000000028139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f",
+    "5b8fc9b394000000010000000100000007f906f3ff301a67695dc9ce7a067a7bb874eb6bf609f43372b7650a23c84691",
+    "2b8e4dc50fb7d265df7ef133a55e4f1fd5ec930410c969db87d55c0a9cef899f068a88e3dd7409f195fd52db2d3cba5d",
+    "72ca6709bf1d94121bf3748801b40f6f5c0000000200000001000000077db95198d149ffb18c54de5bade429f2605aca",
+    "8ba5b8c0d7d9891398485016306b7bf6cd3b05f1fa18880502c1c41beeabd92e6d84981cfd7b6d59802012fc0dc0c0c0",
     "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c08a88e3dd7409f195fd52db2d3cba5d72ca6709",
     "bf1d94121bf3748801b40f6f5c000000006553f10100000000000000028139770ea87d175f56a35466c34c7ecccb8d8a",
     "91b4ee37a25df60f5b8fc9b394000000018a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f",
@@ -280,16 +306,16 @@ const GOLDEN_MUTABLE: &str = concat!(
     "3b012e46edc6498bb76ebee21d7a21b88836513ff33730905c408c5033cb39fd145393bfb9fe0ff2c746ae7f6b501003",
     "74931896162109ee3ef14089030000000100000001044e2067922bf69e0000000000000001000000000000001730288d",
     "8e7bf1eef8e4f51a59e77c455c96d867c0e31ca7ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614",
-    "ac8737d11f8707cacc5c01770279d5038f7221536084008bc61ca938215f40f53c0600ad88fe4608347aa5ecf9fc4164",
-    "404c65de71761163aa22802198dbeabbd956eb0a",
+    "ac8737d1e56f9776b45e0843e8c23113b4eee1435530269e7588f149f83befea06c2d1ee06734216f1e7423888f6bbcd",
+    "a4f6476eb55a7ff4d9e04a1de82587bd2beab504",
 );
 const GOLDEN_PUBLIC: &str = concat!(
-    "0100000000c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c08a88e3dd7409f195fd52db",
+    "0200000000c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c08a88e3dd7409f195fd52db",
     "2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c000000006553f10200000000000000018a88e3dd7409f195fd52db",
     "2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c000000020000000000000000000000000000000000000006707562",
-    "6c69638a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c0cd5198f5b1ceec4fb5ee97b9c",
-    "38e2d82471ad4697ad73d139c60502e2e86ee18b8515dc0154dec8d2e7fb64d79679b85f80ab8fa499a258c14396e516",
-    "d29e0f",
+    "6c69638a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5ce17b737ae6d1f75e9dd3eca455",
+    "84571e9a9444802a224fbd07d2fcf7a362dd554a568904365b1818b200d332810d7ead7404acfe5a14b6460312c01962",
+    "f0e00d",
 );
 
 #[test]
@@ -305,9 +331,31 @@ fn build_keyed_returns_the_validated_key() {
         assert_eq!(validate(&r).unwrap(), k);
         let (r, k) = b()
             .mutable(rk.public(), 1)
+            .grant(OwnerGrant::sign(&owner(), &rk.public(), &CONTRACT).unwrap())
             .build_keyed(rk.keypair(), &mut rng)
             .unwrap();
         assert_eq!(validate(&r).unwrap(), k);
         assert_eq!(k, rk.key());
     }
+}
+
+#[test]
+fn a_full_acl_of_delegated_writers_fits_the_size_limit() {
+    let mut rng = ChaCha20Rng::seed_from_u64(13);
+    let rk = record_key();
+    let data = vec![7u8; MAX_DATA_LEN];
+    let mut b = RecordBuilder::new(CONTRACT, owner().public(), 1)
+        .mutable(rk.public(), 0)
+        .grant(OwnerGrant::sign(&owner(), &rk.public(), &CONTRACT).unwrap())
+        .data(&data[..]);
+    // The owner holds one ACL entry; the rest are writers.
+    for _ in 1..subspace_record::acl::MAX_ACL_LEN {
+        b = b.share(Keypair::generate(&mut rng).public(), Role::Write);
+    }
+    let r = b.build(rk.keypair(), &mut rng).unwrap();
+    assert_eq!(r.delegations().len(), subspace_record::acl::MAX_ACL_LEN);
+    let bytes = r.encode().unwrap();
+    assert!(bytes.len() <= MAX_RECORD_LEN, "{} bytes", bytes.len());
+    let back = Record::decode(&bytes).unwrap();
+    assert_eq!(validate(&back).unwrap(), rk.key());
 }
