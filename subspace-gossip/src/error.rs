@@ -23,6 +23,10 @@ pub enum GossipError {
     /// A statement refers to a stale incarnation of its subject and carries no news.
     #[error("stale statement")]
     Stale,
+    /// A suspicion or failure names an incarnation above the highest its subject signed (or a
+    /// subject whose join is not held).
+    #[error("accusation of an incarnation its subject never signed")]
+    FutureIncarnation,
     /// A fault's proof was rejected by the node's [`FaultValidator`](crate::FaultValidator).
     #[error("fault proof rejected")]
     InvalidFault,

@@ -15,7 +15,7 @@ use crate::index::SortedIds;
 
 use crate::message::MAX_FINGERPRINT_BITS;
 use crate::statement::{Join, Rank, Signed, Statement};
-use crate::uptime::{Interval, accrued_ms};
+use crate::uptime::{Interval, accrued_ms, accusation, first_accusers, raising};
 
 /// A member's status as this node currently believes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -180,6 +180,22 @@ impl Member {
         }
     }
 
+    /// Ids of the statements making incarnation `inc`'s first accusers.
+    fn first_accuser_ids(&self, inc: u64) -> Vec<Hash256> {
+        let keys: Vec<&Key> = self.statements.keys().collect();
+        protected(&self.statements)
+            .into_iter()
+            .filter(|i| {
+                self.statements
+                    .0
+                    .get(*i)
+                    .and_then(|(_, s)| accusation(&s.statement))
+                    .is_some_and(|(x, _)| x == inc)
+            })
+            .filter_map(|i| keys.get(i).map(|(_, id)| *id))
+            .collect()
+    }
+
     fn recompute(&mut self, max: usize) -> u64 {
         let mut jk: Option<(u64, u64, Hash256)> = None;
         for ((_, id), s) in self.statements.iter() {
@@ -209,11 +225,14 @@ impl Member {
         if let (Some(top), Some(jk)) = (top, jk) {
             self.top = top;
             self.join_key = jk;
-            // Trim: newest first, always keeping the deciding statement and the latest join.
+            // Trim: newest first, always keeping the deciding statement, the latest join and
+            // the first accusers of the deciding incarnation (they decide when a failure
+            // stopped the clock).
+            let accusers = self.first_accuser_ids(top.0);
             let mut keep = 0usize;
             let mut remove = Vec::new();
             for ((t, id), _) in self.statements.iter().rev() {
-                if *id == top.3 || *id == jk.2 {
+                if *id == top.3 || *id == jk.2 || accusers.contains(id) {
                     continue;
                 }
                 if keep + 2 < max.max(3) {
@@ -248,36 +267,49 @@ impl Member {
     }
 }
 
-/// Ids of the status statements that change neither status nor uptime: those after which, in
-/// [`accrued_ms`]'s time order, a statement of at least their precedence has already taken
-/// effect. Uptime depends only on the statements that raise the running maximum precedence when
-/// taken in time order (an equal-time pair only splits one online stretch in two), and status
-/// only on the maximum, so a node holding just the others computes the same status and uptime.
-/// A dominated statement stays dominated in any larger set, and whatever dominates it is itself
-/// undominated or dominated by an undominated one, so the undominated statements of a union are
-/// the undominated statements of the union of the parts' undominated statements: anti-entropy
-/// can compare and ship those alone and still converge. This keeps the dozens of suspicions and
-/// failure declarations that a dead member draws (one per prober) from each being sent to, and
-/// verified by, every node: the entries converge on the first of each.
+/// Ids of the statements that change neither status nor uptime, and so are neither shared by
+/// anti-entropy nor counted in the summary: the status statements that do not raise the
+/// running maximum precedence in time order ([`raising`]) and are not among their
+/// incarnation's first accusers ([`first_accusers`]), which [`accrued_ms`] takes alone.
+/// Both selections are closed under union (the raising statements of a union are the raising
+/// statements of the union of the parts' raising statements; the first `k` accusers of a union
+/// are among the parts' first `k`), so anti-entropy can compare and ship the rest alone and
+/// still converge. This keeps the dozens of suspicions and failure declarations that a dead
+/// member draws (one per prober) from each being sent to, and verified by, every node: the
+/// entries converge on the first few of each.
 fn dominated(statements: &Entries) -> Vec<Hash256> {
-    // Time order, and at equal times the higher precedence first (as `accrued_ms` takes them).
-    type TimeOrder = (u64, core::cmp::Reverse<(u64, Rank)>, Hash256);
-    let mut order: Vec<TimeOrder> = statements
+    let list: Vec<&Statement> = statements.values().map(|s| &s.statement).collect();
+    let mut keep = vec![false; list.len()];
+    for i in raising(&list) {
+        keep[i] = true;
+    }
+    for i in protected(statements) {
+        keep[i] = true;
+    }
+    statements
         .iter()
-        .filter_map(|((t, id), s)| {
-            s.statement
-                .precedence()
-                .map(|p| (*t, core::cmp::Reverse(p), *id))
-        })
-        .collect();
-    order.sort_unstable();
-    let mut best: Option<(u64, Rank)> = None;
-    let mut out = Vec::new();
-    for (_, core::cmp::Reverse(p), id) in order {
-        if best.is_some_and(|b| b >= p) {
-            out.push(id);
-        } else {
-            best = Some(p);
+        .zip(&keep)
+        .filter(|(((_, _), s), k)| !**k && s.statement.precedence().is_some())
+        .map(|(((_, id), _), _)| *id)
+        .collect()
+}
+
+/// Indexes (in `statements`' order) of the statements that make each incarnation's first
+/// accusers: for each accuser, its earliest accusation (of equal times, the smallest id).
+fn protected(statements: &Entries) -> Vec<usize> {
+    let first = first_accusers(statements.values().map(|s| &s.statement));
+    let mut out: Vec<usize> = Vec::new();
+    let mut taken: Vec<(u64, NodeId)> = Vec::new();
+    // Entries are in (effective time, id) order: the first statement met for an accuser is
+    // its earliest, of equal times the smallest id.
+    for (i, s) in statements.values().enumerate() {
+        let Some((inc, a)) = accusation(&s.statement) else {
+            continue;
+        };
+        let listed = first.get(&inc).is_some_and(|l| l.contains(&a));
+        if listed && !taken.contains(&(inc, a.author)) {
+            taken.push((inc, a.author));
+            out.push(i);
         }
     }
     out
@@ -451,24 +483,35 @@ impl Pool {
             .is_some_and(|m| m.statements.contains_key(&(at, *id)))
     }
 
-    /// Whether a status statement of precedence `p` taking effect at `at` (id `id`) about
-    /// `subject` would be dominated in the entry held (see [`dominated`]): it would change
-    /// neither the status nor the uptime this pool computes, nor be shared by anti-entropy.
+    /// Whether statement `st` (id `id`) would be dominated in the entry of `subject` held (see
+    /// [`dominated`]): it would change neither the status nor the uptime this pool computes,
+    /// nor be shared by anti-entropy.
     pub(crate) fn dominated_by_entry(
         &self,
         subject: &NodeId,
-        p: (u64, Rank),
-        at: u64,
+        st: &Statement,
         id: &Hash256,
     ) -> bool {
-        let Some(m) = self.members.get(subject) else {
+        let (Some(p), Some(m)) = (st.precedence(), self.members.get(subject)) else {
             return false;
         };
-        m.statements.iter().any(|((t, other), s)| {
+        let at = st.effective_ms();
+        let raised_over = m.statements.iter().any(|((t, other), s)| {
             s.statement
                 .precedence()
                 .is_some_and(|q| q >= p && (*t < at || (*t == at && (q > p || other < id))))
-        })
+        });
+        if !raised_over {
+            return false;
+        }
+        // Still wanted if it would be one of its incarnation's first accusers.
+        let Some((inc, a)) = accusation(st) else {
+            return true;
+        };
+        let held = m.statements.values().map(|s| &s.statement);
+        !first_accusers(held.chain(core::iter::once(st)))
+            .get(&inc)
+            .is_some_and(|l| l.contains(&a))
     }
 
     /// Inserts a verified statement with id `id`. Statements about a node the pool does not
@@ -616,9 +659,11 @@ impl Pool {
                 continue;
             }
             let (top, jk) = (m.top.3, m.join_key.2);
+            let accusers = m.first_accuser_ids(m.top.0);
             let before = m.statements.len();
-            m.statements
-                .retain(|(t, id)| *t >= horizon_ms || *id == top || *id == jk);
+            m.statements.retain(|(t, id)| {
+                *t >= horizon_ms || *id == top || *id == jk || accusers.contains(id)
+            });
             if m.statements.len() != before {
                 let old = m.summary;
                 m.recompute(usize::MAX);
@@ -838,34 +883,60 @@ mod tests {
     }
 
     #[test]
-    fn later_suspicions_and_failures_are_held_but_not_shared() {
+    fn accusations_beyond_the_first_accusers_are_held_but_not_shared() {
+        let ks: Vec<Keypair> = (1..=6u8).map(|i| Keypair::from_seed(&[i; 32])).collect();
+        let mut p = Pool::new(10, 32);
+        let n = ks[0].node_id();
+        let entry = |p: &Pool| p.get(&n).map(|m| m.entry().count());
+        p.insert_trusted(statement(&ks, (0, 0, 0, 0, 10)));
+        // The first three accusers of incarnation 0 are shared: they decide when a failure
+        // of it stops the clock.
+        for (by, at) in [(1, 30), (2, 40), (3, 50)] {
+            p.insert_trusted(statement(&ks, (2, 0, by, 0, at)));
+        }
+        assert_eq!(entry(&p), Some(4));
+        let three = p.summary(&n);
+        // A fourth, later: held, not shared, and not wanted before its signature is checked.
+        let fourth = statement(&ks, (2, 0, 4, 0, 60));
+        let id = fourth.id().unwrap();
+        assert!(p.dominated_by_entry(&n, &fourth.statement, &id));
+        p.insert_trusted(fourth);
+        assert_eq!(p.summary(&n), three);
+        assert_eq!(entry(&p), Some(4));
+        // An earlier accuser takes the third one's place.
+        let earlier = statement(&ks, (2, 0, 5, 0, 20));
+        let id = earlier.id().unwrap();
+        assert!(!p.dominated_by_entry(&n, &earlier.statement, &id));
+        p.insert_trusted(earlier);
+        assert_ne!(p.summary(&n), three);
+        assert_eq!(entry(&p), Some(4));
+        // A failure: the clock stops at the earliest of the first accusers (20).
+        p.insert_trusted(statement(&ks, (3, 0, 1, 0, 60)));
+        assert_eq!(p.member(&n).map(|m| m.status), Some(Status::Failed));
+        assert_eq!(p.uptime_ms(&n, Interval::new(0, 100)), 10);
+        // A later status statement of the same incarnation is dominated.
+        let late = statement(&ks, (3, 0, 2, 0, 70));
+        let id = late.id().unwrap();
+        assert!(p.dominated_by_entry(&n, &late.statement, &id));
+        let rejoin = statement(&ks, (0, 0, 0, 1, 99));
+        let id = rejoin.id().unwrap();
+        assert!(!p.dominated_by_entry(&n, &rejoin.statement, &id));
+    }
+
+    #[test]
+    fn a_failure_with_fewer_than_three_accusers_stops_no_clock() {
         let ks = keys();
         let mut p = Pool::new(10, 32);
         let n = ks[0].node_id();
         p.insert_trusted(statement(&ks, (0, 0, 0, 0, 10)));
-        p.insert_trusted(statement(&ks, (2, 0, 1, 0, 30)));
-        let one = p.summary(&n);
-        // A second suspicion, later: same status, same uptime, nothing new to share.
-        p.insert_trusted(statement(&ks, (2, 0, 2, 0, 40)));
-        assert_eq!(p.summary(&n), one);
-        assert_eq!(p.get(&n).map(|m| m.entry().count()), Some(2));
-        // An earlier one replaces it as the shared suspicion.
-        p.insert_trusted(statement(&ks, (2, 0, 3, 0, 20)));
-        assert_eq!(p.get(&n).map(|m| m.entry().count()), Some(2));
-        assert_ne!(p.summary(&n), one);
-        // Two failures: the one whose evidence starts earliest stops the clock and is shared.
-        p.insert_trusted(statement(&ks, (3, 0, 1, 0, 60)));
-        p.insert_trusted(statement(&ks, (3, 0, 2, 0, 50)));
-        let shared: Vec<u64> = p
-            .get(&n)
-            .map(|m| m.entry().map(|(_, s)| s.statement.effective_ms()).collect())
-            .unwrap_or_default();
-        assert_eq!(shared, vec![10, 20, 50]);
+        p.insert_trusted(statement(&ks, (3, 0, 1, 0, 20)));
+        p.insert_trusted(statement(&ks, (2, 0, 2, 0, 30)));
+        // Held failed (the member must refute), but two accusers cost it no uptime.
         assert_eq!(p.member(&n).map(|m| m.status), Some(Status::Failed));
-        assert_eq!(p.uptime_ms(&n, Interval::new(0, 100)), 40);
-        assert!(p.dominated_by_entry(&n, (0, Rank::Failed), 55, &Hash256([9; 32])));
-        assert!(!p.dominated_by_entry(&n, (0, Rank::Failed), 45, &Hash256([9; 32])));
-        assert!(!p.dominated_by_entry(&n, (1, Rank::Alive), 99, &Hash256([9; 32])));
+        assert_eq!(p.uptime_ms(&n, Interval::new(0, 100)), 90);
+        // A third accuser corroborates: the clock stops at the first accusation.
+        p.insert_trusted(statement(&ks, (2, 0, 3, 0, 40)));
+        assert_eq!(p.uptime_ms(&n, Interval::new(0, 100)), 10);
     }
 
     #[test]

@@ -17,6 +17,12 @@ pub const STATEMENT_VERSION: u8 = 1;
 pub const MAX_PROOF_LEN: usize = 16 * 1024;
 /// Most indirect probers a failure's evidence may list.
 pub const MAX_EVIDENCE_PROBERS: usize = 16;
+/// How long before a failure was signed its evidence may start (two minutes): longer than any
+/// honest gap between a first failed probe and the declaration with the default settings up to
+/// a million members (a 9 s probe deadline at the worst local health plus a 54 s suspicion
+/// timeout). Earlier evidence counts from this bound, so a declarer cannot stop a host's clock
+/// in the past by dating its first failed probe early.
+pub const MAX_EVIDENCE_AGE_MS: u64 = 120_000;
 
 /// "I, the holder of `public_key`, am online for `contract` at this incarnation."
 ///
@@ -178,11 +184,15 @@ impl Statement {
         }
     }
 
-    /// When this statement changes its subject's status for uptime purposes (a failure stops
-    /// the clock at the first failed probe, not at the declaration).
+    /// When this statement changes its subject's status for uptime purposes: a failure at its
+    /// first failed probe (not at the declaration), but no earlier than
+    /// [`MAX_EVIDENCE_AGE_MS`] before it was signed.
     pub fn effective_ms(&self) -> u64 {
         match self {
-            Statement::Failure(f) => f.evidence.first_failed_probe_ms,
+            Statement::Failure(f) => f
+                .evidence
+                .first_failed_probe_ms
+                .max(f.at_ms.saturating_sub(MAX_EVIDENCE_AGE_MS)),
             other => other.at_ms(),
         }
     }

@@ -6,5 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod anti_entropy;
+mod byzantine;
+mod hostile;
+mod net;
 mod probes;
 mod simulation;

@@ -1,108 +1,14 @@
 //! Probe authentication: pings, ping-requests and acks carry no signature, so a node believes
 //! one only from the sender the transport authenticated (or, in MAC mode, whose MAC checks).
 
-// Test helpers outside `#[test]` functions, which clippy.toml's allowance does not reach.
-#![allow(clippy::unwrap_used)]
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
+use crate::net::Net;
 
 use subspace_crypto::pairwise::PairKey;
-use subspace_crypto::{ContractId, Keypair, NodeId, domain};
+use subspace_crypto::{Keypair, NodeId, domain};
 use subspace_gossip::message::{Ack, Hop, Probe};
-use subspace_gossip::{Body, Config, Event, Gossip, GossipError, Message, ProbeAuth, Summary};
-
-const UNIX0: u64 = 1_800_000_000_000;
-
-fn config(auth: ProbeAuth) -> Config {
-    Config {
-        probe_auth: auth,
-        ..Config::default()
-    }
-}
-
-/// Three joined nodes whose messages a test delivers by hand.
-struct Net {
-    t0: Instant,
-    now: Instant,
-    nodes: Vec<Gossip>,
-    keys: Vec<Keypair>,
-}
-
-impl Net {
-    fn new(auth: ProbeAuth) -> Net {
-        let t0 = Instant::now();
-        let keys: Vec<Keypair> = (1..=3u8).map(|i| Keypair::from_seed(&[i; 32])).collect();
-        let mut nodes: Vec<Gossip> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| Gossip::new(config(auth), k.clone(), i as u64))
-            .collect();
-        let seed = nodes[0].node_id();
-        for (i, g) in nodes.iter_mut().enumerate() {
-            let seeds = if i == 0 { vec![] } else { vec![seed] };
-            g.join(t0, UNIX0, ContractId::default(), 1 << 30, &seeds)
-                .unwrap();
-        }
-        let mut net = Net {
-            t0,
-            now: t0,
-            nodes,
-            keys,
-        };
-        net.run(Duration::from_secs(5));
-        for g in &net.nodes {
-            assert_eq!(g.live_members().len(), 3, "the three nodes joined");
-        }
-        net
-    }
-
-    fn id(&self, i: usize) -> NodeId {
-        self.nodes[i].node_id()
-    }
-
-    fn index(&self, id: &NodeId) -> usize {
-        self.nodes.iter().position(|g| g.node_id() == *id).unwrap()
-    }
-
-    /// Delivers every queued message at once, repeatedly, until nothing is queued.
-    fn deliver(&mut self) {
-        loop {
-            let mut queued = Vec::new();
-            for i in 0..self.nodes.len() {
-                while let Some((to, m)) = self.nodes[i].poll_transmit() {
-                    queued.push((i, to, m));
-                }
-            }
-            if queued.is_empty() {
-                return;
-            }
-            for (from, to, m) in queued {
-                let (j, from) = (self.index(&to), self.id(from));
-                let _ = self.nodes[j].handle_message(self.now, from, m);
-            }
-        }
-    }
-
-    /// Runs every node's timers for `d`, in 100 ms steps, delivering everything.
-    fn run(&mut self, d: Duration) {
-        let end = self.now + d;
-        while self.now < end {
-            self.now += Duration::from_millis(100);
-            for g in &mut self.nodes {
-                g.handle_timeout(self.now);
-            }
-            self.deliver();
-        }
-    }
-
-    /// Every node's view of every member.
-    fn views(&self) -> Vec<Vec<Option<Summary>>> {
-        self.nodes
-            .iter()
-            .map(|g| (0..3).map(|j| g.pool().summary(&self.id(j))).collect())
-            .collect()
-    }
-}
+use subspace_gossip::{Body, Event, GossipError, Message, ProbeAuth};
 
 fn ping(from: NodeId, target: NodeId, seq: u64, mac: Option<[u8; 16]>) -> Message {
     Message {

@@ -184,13 +184,20 @@ impl Gossip {
         // first k independent confirmations (Lifeguard times its suspicion out on those).
         if subject != self.me
             && st.author() != self.me
-            && let Some(p) = st.precedence()
-            && self
-                .pool
-                .dominated_by_entry(&subject, p, st.effective_ms(), &id)
+            && self.pool.dominated_by_entry(&subject, st, &id)
             && !self.wants_confirmation(st)
         {
             return Ok(None);
+        }
+        // An accusation may name only an incarnation its subject signed: a suspicion or a
+        // failure "from the future" would outrank every refutation the subject could make.
+        if let Statement::Suspect(Suspect { incarnation, .. })
+        | Statement::Failure(Failure { incarnation, .. }) = st
+        {
+            let signed = self.pool.get(&subject).map(|m| m.join.incarnation);
+            if signed.is_none_or(|signed| *incarnation > signed) {
+                return Err(GossipError::FutureIncarnation);
+            }
         }
         let key: PublicKey = match st {
             // A member's later joins (refutations) carry the key the pool already parsed.
@@ -271,11 +278,10 @@ impl Gossip {
                 .get(&subject)
                 .is_some_and(|m| m.status() == Status::Suspect && m.incarnation() == inc)
         {
-            let first = s.statement.at_ms();
             let sus = self.suspicions.entry(subject).or_insert_with(|| Suspicion {
                 incarnation: inc,
                 started: now,
-                first_failed_ms: first,
+                first_failed_ms: u64::MAX,
                 confirmers: BTreeSet::new(),
                 probers: Vec::new(),
                 mine: false,
@@ -284,8 +290,6 @@ impl Gossip {
             if by != self.me && sus.confirmers.insert(by) {
                 confirms = sus.confirmers.len() <= self.config.indirect_probes.max(1);
             }
-            // The earliest failed probe anyone reported is when the subject's clock stops.
-            sus.first_failed_ms = sus.first_failed_ms.min(first);
         }
         if let Some(ch) = change {
             self.on_change(subject, ch);
@@ -369,7 +373,9 @@ impl Gossip {
     }
 
     pub(super) fn refute(&mut self, now: Instant, inc: u64) -> Result<()> {
-        self.incarnation = inc + 1;
+        // `inc` is at most an incarnation this node signed (accusations from the future are
+        // refused), so this overflows only if it signed u64::MAX itself.
+        self.incarnation = inc.checked_add(1).ok_or(GossipError::Stale)?;
         self.lhm_up();
         self.stats.refutations += 1;
         self.sign_join(now).map(|_| ())

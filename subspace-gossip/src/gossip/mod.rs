@@ -104,6 +104,8 @@ struct ProbeState {
 struct Suspicion {
     incarnation: u64,
     started: Instant,
+    /// When this node's own first probe of the subject went unanswered (`u64::MAX` while it
+    /// has not probed it): the evidence a failure it declares rests on.
     first_failed_ms: u64,
     confirmers: BTreeSet<NodeId>,
     probers: Vec<NodeId>,
