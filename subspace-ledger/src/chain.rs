@@ -2,10 +2,13 @@
 //!
 //! **Fork choice**: the best chain has the most accumulated work (sum of its blocks'
 //! difficulties). Ties go to the tip in the earlier challenge slot (see
-//! [`crate::consensus`]), then to the better proof (lower quality value), then to the lower
-//! block hash, so every node picks the same tip. Siblings of one slot answer the same
-//! challenge at the same difficulty, so among them the best proof wins: nodes keep the best
-//! valid proposal per challenge.
+//! [`crate::consensus`]), then to the better proof (lower quality value), so nodes agree on
+//! every tip that differs in any of these. Siblings of one slot answer the same challenge at
+//! the same difficulty, so among them the best proof wins: nodes keep the best valid proposal
+//! per challenge. At full equality (the same proof: a farmer publishing its block again with
+//! another body) the block seen first stays: a tie-break on the hash would let the farmer
+//! swap its own block's transactions at will (a double spend at depth 1) by grinding bodies
+//! for a lower hash. Nodes that saw different copies first agree once either is extended.
 //!
 //! Blocks that extend the best tip are validated completely at once. A block on a side branch
 //! is stored after its header passes every rule its ancestors' headers decide (challenge,
@@ -242,7 +245,7 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
             return Err(LedgerError::TooDeep);
         }
         self.store.put_block(hash, &block)?;
-        let better = self.better(&entry, &hash);
+        let better = self.better(&entry);
         self.index.insert(hash, entry);
         self.side += 1;
         if !better {
@@ -288,23 +291,22 @@ impl<S: ChainStore, P: ProofVerifier> Chain<S, P> {
         })
     }
 
-    fn better(&self, e: &Entry, hash: &BlockHash) -> bool {
+    fn better(&self, e: &Entry) -> bool {
         let tip = self.state.tip().hash;
         let Some(best) = self.index.get(&tip) else {
             return true;
         };
         // More work; then the earlier slot; then the better proof (lower quality, as a
-        // 256-bit big-endian number); then the lower hash.
+        // 256-bit big-endian number). Strictly better only: at full equality the tip, seen
+        // first, stays.
         (
             e.work,
             std::cmp::Reverse(e.slot),
             std::cmp::Reverse(e.quality),
-            std::cmp::Reverse(*hash),
         ) > (
             best.work,
             std::cmp::Reverse(best.slot),
             std::cmp::Reverse(best.quality),
-            std::cmp::Reverse(tip),
         )
     }
 

@@ -191,3 +191,42 @@ fn side_branch_headers_are_checked_like_best_chain_headers_across_retargets() {
     );
     assert_eq!(node.state(), &before);
 }
+
+#[test]
+fn a_farmer_republishing_its_tip_with_another_body_changes_nothing() {
+    let f = vec![farmer(1, 4)];
+    let params = params();
+    let alice = Keypair::from_seed(&[50; 32]);
+    let bob = Keypair::from_seed(&[51; 32]);
+    let g = genesis(&params, &[&alice]);
+    let mut base = new_chain(&g, &params, ModelPos::new(&f));
+    let prefix = extend(&mut base, &f, 2);
+    // The farmer's tip, and the same proof with another body: a transfer it would undo. Among
+    // bodies, one whose block hashes lower than the first (what a hash tie-break would prefer).
+    let mut a = new_chain(&g, &params, ModelPos::new(&f));
+    feed(&mut a, &prefix);
+    let first = mine(&mut a, &f, vec![]);
+    let second = (1..64u64)
+        .map(|amount| {
+            let mut b = new_chain(&g, &params, ModelPos::new(&f));
+            feed(&mut b, &prefix);
+            let t = transfer(b.state(), &alice, &bob.public(), amount * GB);
+            mine(&mut b, &f, vec![t])
+        })
+        .find(|b| b.hash().unwrap() < first.hash().unwrap())
+        .expect("a body hashing lower");
+    assert_eq!(second.header.height, first.header.height);
+    for (seen_first, then) in [(&first, &second), (&second, &first)] {
+        let mut node = new_chain(&g, &params, ModelPos::new(&f));
+        feed(&mut node, &prefix);
+        assert_eq!(
+            node.insert_block(seen_first.clone(), NOW).unwrap(),
+            Accepted::Extended
+        );
+        assert_eq!(
+            node.insert_block(then.clone(), NOW).unwrap(),
+            Accepted::SideChain
+        );
+        assert_eq!(node.state().tip().hash, seen_first.hash().unwrap());
+    }
+}
