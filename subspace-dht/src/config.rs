@@ -23,13 +23,24 @@ pub struct DhtConfig {
     /// A bucket not looked into for this long is refreshed by a lookup of a random id in it
     /// (default 15 min).
     pub refresh_interval: Duration,
-    /// Period of housekeeping: cache expiry, bucket refresh (default 60 s).
+    /// Period of housekeeping: purging expired holder entries (caches and replicas), bucket
+    /// refresh (default 60 s).
     pub maintenance_interval: Duration,
     /// After a bootstrap's self-lookup, refresh every bucket farther than the nearest
     /// neighbour, as Kademlia's join does (default true).
     pub refresh_on_bootstrap: bool,
     /// Lifetime of a cache (social-replication) announcement on the storing node (default 1 h).
     pub cache_ttl: Duration,
+    /// Lifetime of a replica announcement on the storing node, counted from when it was
+    /// stored or last re-announced (default 2 h).
+    ///
+    /// The re-announcement contract: a node holding a replica must announce it again, with a
+    /// fresh proof, at least every [`DhtConfig::republish_interval`] (`replica_ttl / 2`), or
+    /// the storing nodes forget it. Expiry is what frees a key's holder slots from holders
+    /// that stopped announcing, including ones that never held the record and filled the
+    /// slots with proofs they signed themselves; [`Dht::holder_gone`](crate::Dht::holder_gone)
+    /// still removes a holder early.
+    pub replica_ttl: Duration,
     /// Holders kept per key (default 32).
     pub max_holders_per_key: usize,
     /// Keys kept in the holder store (default 65 536).
@@ -63,6 +74,7 @@ impl Default for DhtConfig {
             maintenance_interval: Duration::from_secs(60),
             refresh_on_bootstrap: true,
             cache_ttl: Duration::from_secs(3600),
+            replica_ttl: Duration::from_secs(2 * 3600),
             max_holders_per_key: 32,
             max_keys: 65_536,
             max_queries: 64,
@@ -73,5 +85,15 @@ impl Default for DhtConfig {
             max_per_group: 10,
             max_queue: 4096,
         }
+    }
+}
+
+impl DhtConfig {
+    /// How often a node holding a replica must re-announce it (with a fresh proof) to keep it
+    /// stored: `replica_ttl / 2`, which leaves a re-announcement (a whole lookup and store, up
+    /// to [`DhtConfig::query_timeout`]) half a lifetime to land before the previous one
+    /// expires. Schedule re-announcements from this.
+    pub fn republish_interval(&self) -> Duration {
+        self.replica_ttl / 2
     }
 }

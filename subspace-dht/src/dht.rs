@@ -164,7 +164,8 @@ impl<V: AnnounceValidator> Dht<V> {
         self.store.get(key, now)
     }
 
-    /// Number of (key, holder) entries stored on this node.
+    /// Number of (key, holder) entries stored on this node, expired ones included until the
+    /// next housekeeping (every [`DhtConfig::maintenance_interval`]) purges them.
     pub fn stored_entries(&self) -> usize {
         self.store.entry_count()
     }
@@ -191,7 +192,8 @@ impl<V: AnnounceValidator> Dht<V> {
     }
 
     /// Forgets every holder entry naming `node`, after gossip reported a valid leave, failure
-    /// or fault message for it. Returns how many entries were removed.
+    /// or fault message for it, without waiting for the entries to expire. Returns how many
+    /// entries were removed.
     pub fn holder_gone(&mut self, node: &NodeId) -> usize {
         self.store.remove_node(node)
     }
@@ -217,7 +219,9 @@ impl<V: AnnounceValidator> Dht<V> {
 
     /// Stores `announcements` (one, or several for a multi-announce) for `key` on the `k`
     /// nodes closest to it; the answer is [`Event::Announced`]. Replica announcements need a
-    /// proof the receivers' validators accept; cache announcements must name the local node.
+    /// proof the receivers' validators accept and are kept for [`DhtConfig::replica_ttl`]: a
+    /// replica holder announces again every [`DhtConfig::republish_interval`]. Cache
+    /// announcements must name the local node and are kept for [`DhtConfig::cache_ttl`].
     pub fn announce(
         &mut self,
         now: Instant,
@@ -533,10 +537,14 @@ impl<V: AnnounceValidator> Dht<V> {
                 self.stats.announces_rejected += 1;
                 continue;
             }
-            let expires = match a.kind {
-                HolderKind::Cache => Some(now + self.config.cache_ttl),
-                HolderKind::Replica => None,
-            };
+            // Every entry expires: a replica lives `replica_ttl` from its last announcement,
+            // so holder slots filled by announcers that stopped (or never held the record and
+            // vouched for themselves) free up without anyone reporting them gone.
+            let expires = now
+                + match a.kind {
+                    HolderKind::Cache => self.config.cache_ttl,
+                    HolderKind::Replica => self.config.replica_ttl,
+                };
             match self.store.insert(*key, a.holder, a.kind, expires, now) {
                 StoreOutcome::Stored | StoreOutcome::Refreshed => {
                     self.stats.announces_stored += 1;

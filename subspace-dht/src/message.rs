@@ -20,11 +20,15 @@ pub const MAX_MESSAGE_LEN: usize = 40 * 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RequestId(pub u64);
 
-/// Why a node holds a record, which decides how its entry may be removed.
+/// Why a node holds a record, which decides what its announcement needs and how long its
+/// entry lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum HolderKind {
-    /// A contracted replica: announced with a proof, never expires, removed only by
-    /// [`Dht::holder_gone`](crate::Dht::holder_gone) after a valid leave, failure or fault.
+    /// A contracted replica: announced with a proof, expires
+    /// [`DhtConfig::replica_ttl`](crate::DhtConfig::replica_ttl) after its last announcement
+    /// (re-announce every [`DhtConfig::republish_interval`](crate::DhtConfig::republish_interval)),
+    /// removed early by [`Dht::holder_gone`](crate::Dht::holder_gone) after a valid leave,
+    /// failure or fault.
     Replica,
     /// A copy in a client's LRU cache (social replication): no proof, expires after
     /// [`DhtConfig::cache_ttl`](crate::DhtConfig::cache_ttl).
@@ -45,7 +49,9 @@ pub struct Holder {
 pub struct Announcement {
     /// The node that holds the record.
     pub holder: NodeId,
-    /// Replica (needs `proof`) or cache (only the holder may announce it; `proof` ignored).
+    /// Replica (needs `proof`; kept for `replica_ttl`, so announced again every
+    /// `republish_interval`) or cache (only the holder may announce it; `proof` ignored; kept
+    /// for `cache_ttl`).
     pub kind: HolderKind,
     /// Opaque proof checked by the receiver's [`AnnounceValidator`](crate::AnnounceValidator).
     pub proof: Vec<u8>,

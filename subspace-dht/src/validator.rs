@@ -6,6 +6,9 @@ use subspace_crypto::{NodeId, RecordKey};
 ///
 /// The node implements this from the record and ledger crates (a proof is typically a
 /// host-signed receipt from a `put()` or `replicate()`), so this crate never parses proofs.
+/// An accepted replica is kept for [`DhtConfig::replica_ttl`](crate::DhtConfig::replica_ttl)
+/// after each announcement, so a proof buys a holder slot for one lifetime, not for good: a
+/// proof its holder signed for itself can hold slots only while it keeps being re-announced.
 /// Cache announcements are not passed here: they need no proof, expire after
 /// [`DhtConfig::cache_ttl`](crate::DhtConfig::cache_ttl), and are only accepted from the
 /// holder itself.

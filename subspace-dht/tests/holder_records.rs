@@ -1,5 +1,6 @@
-//! Holder records in a simulated network: replicas leave only when reported gone, caches
-//! expire, invalid proofs are stored nowhere.
+//! Holder records in a simulated network: replicas leave when reported gone (and outlive the
+//! cache TTL), caches expire, invalid proofs are stored nowhere. Replica expiry after
+//! `replica_ttl` is tested in `holders_expire.rs`; this run lasts minutes, well within it.
 
 // Helpers outside #[test] fns unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -117,7 +118,7 @@ fn replicas_caches_and_invalid_proofs() {
     sim.run_until(t);
     assert!(find_holders(&mut sim, 200, key_b).is_empty(), "seed {seed}");
     assert!(stored_anywhere(&sim, &key_b).is_empty());
-    // Replicas do not expire.
+    // Replicas outlive the cache TTL (they last `replica_ttl`, 2 h by default).
     assert_eq!(find_holders(&mut sim, 7, key_a).len(), 1);
 
     // An invalid proof is stored nowhere, and neither is a cache entry claimed for someone else.

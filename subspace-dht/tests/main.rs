@@ -9,5 +9,6 @@ mod adversarial;
 mod bounds;
 mod determinism;
 mod holder_records;
+mod holders_expire;
 mod sim;
 mod simulation;
