@@ -18,7 +18,7 @@ pub use broadcast::BroadcastQueue;
 pub use cache::VerifiedCache;
 pub use config::{Config, ProbeAuth};
 pub use error::{GossipError, Result};
-pub use fault::{FaultValidator, RejectAllFaults};
+pub use fault::{ClaimedPledges, FaultValidator, PledgeOracle, RejectAllFaults};
 pub use gossip::{Event, Gossip, Stats};
 pub use message::{Body, Message};
 pub use pool::{MemberInfo, Pool, Status, Summary};

@@ -13,8 +13,19 @@ use subspace_crypto::{ContractId, Hash256, NodeId, PublicKey};
 
 use crate::index::SortedIds;
 
+use crate::fault::{ClaimedPledges, PledgeOracle};
 use crate::message::MAX_FINGERPRINT_BITS;
 use crate::statement::{Join, Rank, Signed, Statement};
+
+/// The pool's oracle, shared by clones of the pool.
+#[derive(Clone)]
+struct Pledges(std::sync::Arc<dyn PledgeOracle + Send + Sync>);
+
+impl core::fmt::Debug for Pledges {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Pledges(..)")
+    }
+}
 use crate::uptime::{Interval, accrued_ms, accusation, first_accusers, raising};
 
 /// A member's status as this node currently believes it.
@@ -137,6 +148,9 @@ pub(crate) struct Member {
     /// change neither status nor uptime (see [`dominated`]). Usually empty.
     dominated: Vec<Hash256>,
     pub(crate) summary: Summary,
+    /// Signing time of the earliest join this pool has held of it: how long it has been a
+    /// member, as far as this pool knows (eviction keeps the long-standing).
+    first_join_ms: u64,
     /// Latest signing time among its statements.
     pub(crate) last_ms: u64,
 }
@@ -351,6 +365,8 @@ pub(crate) struct Change {
 #[derive(Debug, Clone)]
 pub struct Pool {
     members: BTreeMap<NodeId, Member>,
+    /// Weighs members for placement and eviction (see [`PledgeOracle`]).
+    pledges: Pledges,
     /// The members that are down (failed or left), kept beside the map so that the per-period
     /// choices among them (gossip to the dead, anti-entropy partners) cost no walk of the pool.
     down: SortedIds,
@@ -373,6 +389,7 @@ impl Pool {
     pub fn new(max_members: usize, max_statements: usize) -> Pool {
         Pool {
             members: BTreeMap::new(),
+            pledges: Pledges(std::sync::Arc::new(ClaimedPledges)),
             down: SortedIds::default(),
             live: SortedIds::default(),
             leaves: Vec::new(),
@@ -538,6 +555,9 @@ impl Pool {
             let before_top = m.top;
             let old = m.summary;
             let fault = matches!(s.statement, Statement::Fault(_));
+            if let Statement::Join(j) = &s.statement {
+                m.first_join_ms = m.first_join_ms.min(j.at_ms);
+            }
             m.statements.insert(key, s);
             self.dropped_statements += m.recompute(self.max_statements);
             let kept = m.statements.contains_key(&key);
@@ -562,6 +582,7 @@ impl Pool {
         if self.members.len() >= self.max_members && !self.evict_one() {
             return None;
         }
+        let first_join_ms = j.at_ms;
         let mut m = Member {
             join: j.clone(),
             key: public_key,
@@ -571,6 +592,7 @@ impl Pool {
             dominated: Vec::new(),
             summary: Summary::default(),
             last_ms: 0,
+            first_join_ms,
         };
         m.recompute(self.max_statements);
         let change = Change {
@@ -585,11 +607,42 @@ impl Pool {
     }
 
     /// Evicts the stalest member, preferring one that is down. Returns whether one was evicted.
+    /// Installs the oracle that weighs members (by default, [`ClaimedPledges`]).
+    pub fn set_pledges(&mut self, oracle: impl PledgeOracle + Send + Sync + 'static) {
+        self.pledges = Pledges(std::sync::Arc::new(oracle));
+    }
+
+    /// `node`'s weight for replica placement: what the oracle says it pledged (0 for a node
+    /// not held).
+    pub fn weight(&self, node: &NodeId) -> u64 {
+        self.members
+            .get(node)
+            .map_or(0, |m| self.weight_of(node, m))
+    }
+
+    fn weight_of(&self, node: &NodeId, m: &Member) -> u64 {
+        self.pledges
+            .0
+            .weight(node, &m.join.contract, m.join.pledged_bytes)
+    }
+
+    /// Evicts one member: one that is down if any; else, of the live, one the oracle gives no
+    /// weight (a join no host contract backs) before one it does, and of those the newest
+    /// (latest first join), so that a flood of free joins cannot push out long-standing members.
+    /// Returns whether one was evicted.
     fn evict_one(&mut self) -> bool {
         let victim = self
             .members
             .iter()
-            .min_by_key(|(n, m)| (m.status().is_live(), m.last_ms, **n))
+            .min_by_key(|(n, m)| {
+                let backed = self.weight_of(n, m) > 0;
+                (
+                    m.status().is_live(),
+                    backed,
+                    core::cmp::Reverse(m.first_join_ms),
+                    **n,
+                )
+            })
             .map(|(n, _)| *n);
         match victim {
             Some(v) => {
@@ -937,6 +990,49 @@ mod tests {
         // A third accuser corroborates: the clock stops at the first accusation.
         p.insert_trusted(statement(&ks, (2, 0, 3, 0, 40)));
         assert_eq!(p.uptime_ms(&n, Interval::new(0, 100)), 10);
+    }
+
+    /// The chain backs only the first two members (by key).
+    struct FirstTwo(Vec<NodeId>);
+
+    impl PledgeOracle for FirstTwo {
+        fn weight(&self, host: &NodeId, _: &ContractId, claimed: u64) -> u64 {
+            if self.0[..2].contains(host) {
+                claimed.min(100)
+            } else {
+                0
+            }
+        }
+    }
+
+    #[test]
+    fn a_flood_of_free_joins_evicts_the_unbacked_and_newest_first() {
+        let ks: Vec<Keypair> = (1..=12u8).map(|i| Keypair::from_seed(&[i; 32])).collect();
+        let ids: Vec<NodeId> = ks.iter().map(Keypair::node_id).collect();
+        for backed in [true, false] {
+            let mut p = Pool::new(4, 8);
+            if backed {
+                p.set_pledges(FirstTwo(ids.clone()));
+            }
+            // Two long-standing members (joined at 0 and 1), then ten joins claiming u64::MAX.
+            for i in 0..12 {
+                let mut s = statement(&ks, (0, i, 0, 0, i as u64));
+                if let Statement::Join(j) = &mut s.statement {
+                    j.pledged_bytes = if i < 2 { 100 } else { u64::MAX };
+                }
+                p.insert_trusted(s);
+            }
+            assert_eq!(p.len(), 4);
+            assert!(
+                p.member(&ids[0]).is_some() && p.member(&ids[1]).is_some(),
+                "{backed}"
+            );
+            // The chain's word, not the claim, is the weight.
+            assert_eq!(p.weight(&ids[0]), 100);
+            let flood = ids[2..].iter().find(|n| p.member(n).is_some()).unwrap();
+            assert_eq!(p.weight(flood), if backed { 0 } else { u64::MAX });
+            check_indexes(&p);
+        }
     }
 
     #[test]

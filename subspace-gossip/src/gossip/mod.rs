@@ -10,7 +10,9 @@ use subspace_crypto::{ContractId, Hash256, Keypair, NodeId, PublicKey, domain, v
 use crate::broadcast::BroadcastQueue;
 use crate::cache::VerifiedCache;
 use crate::config::Config;
-use crate::fault::{FaultValidator, RejectAllFaults};
+#[cfg(doc)]
+use crate::fault::ClaimedPledges;
+use crate::fault::{FaultValidator, PledgeOracle, RejectAllFaults};
 use crate::index::SortedIds;
 use crate::message::{Body, Digest, DigestEntry, Fingerprints, MAX_FINGERPRINT_BITS, Message};
 use crate::pool::{Change, MemberInfo, Pool, Status, Summary};
@@ -257,6 +259,14 @@ impl Gossip {
         self
     }
 
+    /// Installs the oracle that weighs members by the pledge their chain backs (by default
+    /// [`ClaimedPledges`]: what each join claims, for networks without a chain). The pool's
+    /// eviction uses it too: under pressure, members it gives no weight go first.
+    pub fn with_pledges(mut self, oracle: impl PledgeOracle + Send + Sync + 'static) -> Gossip {
+        self.pool.set_pledges(oracle);
+        self
+    }
+
     /// Installs the checker for fault proofs (by default every fault is rejected).
     pub fn with_fault_validator(
         mut self,
@@ -339,13 +349,15 @@ impl Gossip {
     }
 
     /// Up to `n` distinct alive members (self excluded), each draw proportional to pledged
-    /// space among those not yet drawn.
+    /// space among those not yet drawn: the space the installed [`PledgeOracle`] vouches for
+    /// (by default what each member claims; with a chain, its host contract's, so a member
+    /// no contract backs is never drawn).
     pub fn sample_weighted(&self, n: usize, rng: &mut impl RngCore) -> Vec<NodeId> {
         let items = self
             .pool
             .iter()
             .filter(|(id, m)| **id != self.me && m.status() == Status::Alive)
-            .map(|(id, m)| (*id, m.join.pledged_bytes))
+            .map(|(id, _)| (*id, self.pool.weight(id)))
             .collect();
         sampling::weighted(items, n, rng)
     }
