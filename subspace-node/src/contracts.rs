@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use subspace_crypto::{ContractId, Keypair, PublicKey, RecordKey, Signature};
+use subspace_crypto::{ContractId, Keypair, NodeId, PublicKey, RecordKey, Signature};
 use subspace_ledger::economics::reservation_price;
 use subspace_ledger::state::DataContractState;
 use subspace_ledger::tx::{ClientDataContract, Funding, Input};
@@ -176,6 +176,8 @@ impl UsageClaim {
 #[derive(Clone, Debug, Default)]
 pub struct ChainContracts {
     inner: Arc<RwLock<BTreeMap<ContractId, DataContractState>>>,
+    /// Bytes each host pledges under its host storage contracts.
+    hosts: Arc<RwLock<BTreeMap<NodeId, u64>>>,
     used: Arc<RwLock<BTreeMap<ContractId, u64>>>,
     farmers: Arc<RwLock<std::collections::BTreeSet<PublicKey>>>,
 }
@@ -186,13 +188,28 @@ impl ChainContracts {
         ChainContracts::default()
     }
 
-    /// Replaces the snapshot with the data contracts of `state`.
+    /// Replaces the snapshot with the data and host contracts of `state`.
     pub fn refresh(&self, state: &ChainState) {
         let map = state
             .data_contracts()
             .map(|(id, c)| (*id, c.clone()))
             .collect();
         *self.inner.write().unwrap_or_else(|p| p.into_inner()) = map;
+        let mut hosts: BTreeMap<NodeId, u64> = BTreeMap::new();
+        for (_, c) in state.host_contracts() {
+            let e = hosts.entry(c.host.node_id()).or_default();
+            *e = e.saturating_add(c.pledged_bytes);
+        }
+        *self.hosts.write().unwrap_or_else(|p| p.into_inner()) = hosts;
+    }
+
+    /// The bytes `host` pledges under its host contracts on the chain, if it has any.
+    pub fn host_pledge(&self, host: &NodeId) -> Option<u64> {
+        self.hosts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(host)
+            .copied()
     }
 
     /// Replaces the set of recent farmers (whose archive records hosts accept).
@@ -303,6 +320,17 @@ impl ContractValidator for ChainLedger {
 impl ContractLedger for ChainLedger {
     fn record_receipts(&self, key: RecordKey, receipts: &[Receipt]) {
         self.fallback.record_receipts(key, receipts);
+    }
+
+    fn host_pledge(&self, host: &NodeId) -> Option<u64> {
+        self.chain
+            .host_pledge(host)
+            .or_else(|| self.fallback.host_pledge(host))
+    }
+
+    /// A node with a chain weighs members by their host contracts only.
+    fn knows_pledges(&self) -> bool {
+        true
     }
 }
 

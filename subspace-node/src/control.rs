@@ -434,6 +434,7 @@ async fn status(ctx: &ControlContext) -> Response {
         "peers_connected": connected,
         "peers_known": known,
         "live_members": st.live_members,
+        "placeable_members": st.placeable_members,
         "stored_bytes": st.usage.used,
         "stored_records": st.usage.entries,
         "pledged_bytes": ctx.info.pledged_bytes,

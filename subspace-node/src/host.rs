@@ -23,7 +23,7 @@ use subspace_record::{Receipt, Record};
 use crate::cache::RecordCache;
 use crate::chain::ChainService;
 use crate::clock::Clock;
-use crate::ledger::ContractLedger;
+use crate::ledger::{ContractLedger, LedgerPledges};
 use crate::message::{FetchHeader, Message, NodeMessage, PutStep, SignedFetchHeader};
 use crate::store::{RecordStore, StoredEntry};
 use crate::transport::TransportEvent;
@@ -36,6 +36,21 @@ use crate::{NodeError, Result};
 const MAX_RTT_PEERS: usize = 4096;
 /// Timed-out fetches remembered so that a reply arriving after all can still be judged.
 const MAX_LATE_FETCHES: usize = 1024;
+/// Most holders' receipts kept per local record (this host's own always among them).
+const MAX_HOLDER_RECEIPTS: usize = 32;
+/// Most hosts remembered as proven faulty (the oldest forgotten first).
+const MAX_FAULTY: usize = 4096;
+/// Slices of the stored records re-announced per republish interval.
+const REPUBLISH_SLICES: u32 = 32;
+/// Most connected peers whose address group is remembered (the transport bounds connections;
+/// past this, peers go to the DHT without a group).
+const MAX_ADDR_GROUPS: usize = 1 << 16;
+
+/// The DHT address group of a peer connecting from `ip`; none for loopback, where every peer
+/// of a local test network shares one address.
+fn addr_group(ip: std::net::IpAddr) -> Option<subspace_dht::AddrGroup> {
+    (!ip.is_loopback()).then(|| subspace_dht::AddrGroup::from_ip(ip))
+}
 
 /// Settings of a [`Host`].
 #[derive(Clone, Debug)]
@@ -114,6 +129,8 @@ pub struct HostStats {
     pub heals_started: u64,
     /// Heal jobs finished back at R replicas.
     pub heals_done: u64,
+    /// Replicas re-announced to the DHT (each with a fresh receipt).
+    pub republished: u64,
     /// Faults this host reported through gossip.
     pub faults_reported: u64,
     /// Faults proven through gossip (by anyone) that this host learned of.
@@ -278,6 +295,14 @@ pub struct Host<S: RecordStore> {
     jobs: BTreeMap<u64, Job>,
     job_of_req: BTreeMap<u64, u64>,
     healing: BTreeSet<RecordKey>,
+    /// Hosts with a proven fault: never counted as holders again (bounded by [`MAX_FAULTY`]).
+    faulty: BTreeSet<NodeId>,
+    /// Address groups of connected peers, passed to the DHT with their messages.
+    groups: BTreeMap<NodeId, subspace_dht::AddrGroup>,
+    /// When the next slice of replicas is re-announced (set once joined).
+    republish_at: Option<Instant>,
+    /// The last record key re-announced (the next slice starts after it).
+    republish_cursor: Option<RecordKey>,
     rtt: BTreeMap<NodeId, Duration>,
     late_fetches: VecDeque<(u64, NodeId, RecordKey)>,
     cache: RecordCache,
@@ -310,7 +335,8 @@ impl<S: RecordStore> Host<S> {
         let me = keypair.node_id();
         let dht = Dht::new(cfg.dht.clone(), me, seed ^ 0xD47, ReceiptValidator);
         let gossip = Gossip::new(cfg.gossip.clone(), keypair.clone(), seed ^ 0x6055)
-            .with_fault_validator(FetchFaultValidator { layers: cfg.layers });
+            .with_fault_validator(FetchFaultValidator { layers: cfg.layers })
+            .with_pledges(LedgerPledges(ledger.clone()));
         Host {
             keypair,
             me,
@@ -332,6 +358,10 @@ impl<S: RecordStore> Host<S> {
             jobs: BTreeMap::new(),
             job_of_req: BTreeMap::new(),
             healing: BTreeSet::new(),
+            faulty: BTreeSet::new(),
+            groups: BTreeMap::new(),
+            republish_at: None,
+            republish_cursor: None,
             rtt: BTreeMap::new(),
             late_fetches: VecDeque::new(),
             stats: HostStats::default(),
@@ -676,9 +706,20 @@ impl<S: RecordStore> Host<S> {
             .with_fault_validator(FetchFaultValidator {
                 layers: self.cfg.layers,
             })
+            .with_pledges(LedgerPledges(self.ledger.clone()))
             .with_cache(cache);
         self.gossip = gossip;
         self
+    }
+
+    /// Live members other than this host that replica placement can choose (weight above
+    /// zero: a pledge the ledger backs, or any claim on a network without a chain).
+    pub fn placeable_members(&self) -> usize {
+        self.gossip
+            .live_members()
+            .iter()
+            .filter(|n| **n != self.me && self.gossip.pool().weight(n) > 0)
+            .count()
     }
 
     /// This host's id.
@@ -737,6 +778,9 @@ impl<S: RecordStore> Host<S> {
         if !seeds.is_empty() {
             let _ = self.dht.bootstrap(now, &seeds);
         }
+        // What this host kept (a restart) is announced again from the first step on.
+        let step = self.cfg.dht.republish_interval() / REPUBLISH_SLICES;
+        self.republish_at = Some(now + step.max(Duration::from_secs(1)));
         self.pump(now);
         Ok(())
     }
@@ -832,7 +876,10 @@ impl<S: RecordStore> Host<S> {
         let now = self.clock.now();
         match event {
             TransportEvent::Message { from, bytes } => match Message::decode(&bytes) {
-                Ok(Message::Dht(m)) => self.dht.handle_message(now, from, m),
+                Ok(Message::Dht(m)) => {
+                    let group = self.groups.get(&from).copied();
+                    self.dht.handle_message_with_group(now, from, group, m)
+                }
                 Ok(Message::Gossip(m)) => {
                     if let Err(e) = self.gossip.handle_message(now, from, m) {
                         tracing::debug!(%from, error = %e, "gossip message rejected");
@@ -851,8 +898,21 @@ impl<S: RecordStore> Host<S> {
                     tracing::debug!(%from, error = %e, "malformed message dropped");
                 }
             },
-            TransportEvent::Connected(peer) => self.dht.add_peer(now, peer, None),
-            TransportEvent::Disconnected(_) => {}
+            TransportEvent::Connected { peer, addr } => {
+                let group = addr.and_then(|a| addr_group(a.ip()));
+                match group {
+                    Some(g) if self.groups.len() < MAX_ADDR_GROUPS => {
+                        self.groups.insert(peer, g);
+                    }
+                    _ => {
+                        self.groups.remove(&peer);
+                    }
+                }
+                self.dht.add_peer(now, peer, group)
+            }
+            TransportEvent::Disconnected(peer) => {
+                self.groups.remove(&peer);
+            }
         }
         self.pump(now);
     }
@@ -886,8 +946,68 @@ impl<S: RecordStore> Host<S> {
             }
         }
         self.upkeep_contract_states(now);
+        self.republish(now);
         self.expire(now);
         self.pump(now);
+    }
+
+    /// Re-announces this host's replicas to the DHT, each with a freshly signed receipt, so
+    /// that its holder entries (which expire after [`subspace_dht::DhtConfig::replica_ttl`])
+    /// stay: a slice of the stored records every `republish_interval / REPUBLISH_SLICES`, so
+    /// that every record is announced again within one republish interval. The first slice
+    /// goes out one step after joining (a restarted host announces what it kept).
+    fn republish(&mut self, now: Instant) {
+        let step = self.cfg.dht.republish_interval() / REPUBLISH_SLICES;
+        let Some(at) = self.republish_at else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        self.republish_at = Some(now + step.max(Duration::from_secs(1)));
+        let Ok(keys) = self.store.keys() else {
+            return;
+        };
+        let per_slice = keys.len().div_ceil(REPUBLISH_SLICES as usize).max(1);
+        let start = self
+            .republish_cursor
+            .map_or(0, |c| keys.partition_point(|k| *k <= c));
+        let start = if start >= keys.len() { 0 } else { start };
+        let unix = self.clock.unix_secs();
+        for key in keys.iter().skip(start).take(per_slice) {
+            self.republish_cursor = Some(*key);
+            let Some(mine) = self
+                .store
+                .get_meta(key)
+                .ok()
+                .flatten()
+                .and_then(|m| codec::decode::<HolderMeta>(&m).ok())
+                .and_then(|m| m.holders().remove(&self.me))
+                .and_then(|r| Receipt::decode(&r).ok())
+            else {
+                continue;
+            };
+            let Ok(fresh) = Receipt::new(
+                &self.keypair,
+                *key,
+                *mine.replica_hash(),
+                *mine.contract(),
+                unix,
+            ) else {
+                continue;
+            };
+            let Ok(proof) = fresh.encode() else {
+                continue;
+            };
+            let ann = Announcement {
+                holder: self.me,
+                kind: HolderKind::Replica,
+                proof,
+            };
+            if self.dht.announce(now, *key, vec![ann]).is_ok() {
+                self.stats.republished += 1;
+            }
+        }
     }
 
     /// When [`Host::handle_timeout`] should next be called.
@@ -916,6 +1036,9 @@ impl<S: RecordStore> Host<S> {
             for (_, d) in j.waiting.values() {
                 consider(*d);
             }
+        }
+        if let Some(at) = self.republish_at {
+            consider(at);
         }
         let clock_now = self.clock.now();
         // A fetch waits for peers (gossip wakes the host when they come), not for the clock.
@@ -1015,7 +1138,10 @@ impl<S: RecordStore> Host<S> {
     fn on_gossip_event(&mut self, now: Instant, ev: subspace_gossip::Event) {
         use subspace_gossip::Event as G;
         match ev {
-            G::Joined { node } | G::Refuted { node, .. } => self.dht.add_peer(now, node, None),
+            G::Joined { node } | G::Refuted { node, .. } => {
+                let group = self.groups.get(&node).copied();
+                self.dht.add_peer(now, node, group)
+            }
             G::Left { node } | G::Failed { node } => {
                 self.dht.remove_peer(&node);
                 self.dht.holder_gone(&node);
@@ -1024,6 +1150,7 @@ impl<S: RecordStore> Host<S> {
             G::FaultProven { node } => {
                 self.stats.faults_seen += 1;
                 tracing::debug!(%node, "fault proven");
+                self.on_fault_proven(now, node);
             }
             _ => {}
         }
@@ -1452,7 +1579,7 @@ impl<S: RecordStore> Host<S> {
                 if targets.len() >= want {
                     break;
                 }
-                if !j.tried.contains(&n) && !targets.contains(&n) {
+                if !j.tried.contains(&n) && !targets.contains(&n) && !self.faulty.contains(&n) {
                     targets.push(n);
                 }
             }
@@ -1579,6 +1706,10 @@ impl<S: RecordStore> Host<S> {
         }
     }
 
+    /// Merges `receipts` into the holder set of local record `key`: each must be a receipt for
+    /// `key` that its holder signed; the set never shrinks by a message (only a holder proven
+    /// faulty leaves it), keeps each holder's latest receipt, and is bounded by
+    /// [`MAX_HOLDER_RECEIPTS`] (this host's own receipt always stays).
     fn on_holders(&mut self, key: RecordKey, receipts: &[Vec<u8>]) {
         let Ok(Some(meta)) = self.store.get_meta(&key) else {
             return;
@@ -1586,31 +1717,85 @@ impl<S: RecordStore> Host<S> {
         let Ok(mut meta) = codec::decode::<HolderMeta>(&meta) else {
             return;
         };
-        let valid: Vec<Vec<u8>> = receipts
-            .iter()
-            .filter(|r| {
-                Receipt::decode(r).is_ok_and(|rc| *rc.record() == key && rc.verify().is_ok())
-            })
-            .cloned()
-            .collect();
-        // Keep this host's own receipt (it matches its replica) and take the others.
-        let me = self.me;
-        let own: Vec<Vec<u8>> = meta
-            .receipts
-            .iter()
-            .filter(|r| Receipt::decode(r).is_ok_and(|rc| rc.host_id() == me))
-            .cloned()
-            .collect();
-        let mut merged: BTreeMap<NodeId, Vec<u8>> = BTreeMap::new();
-        for r in valid.into_iter().chain(own) {
-            if let Ok(rc) = Receipt::decode(&r) {
-                merged.insert(rc.host_id(), r);
+        let before = meta.receipts.clone();
+        let mut merged: BTreeMap<NodeId, (u64, Vec<u8>)> = BTreeMap::new();
+        for r in meta.receipts.iter().chain(receipts) {
+            let Ok(rc) = Receipt::decode(r) else {
+                continue;
+            };
+            if *rc.record() != key || rc.verify().is_err() || self.faulty.contains(&rc.host_id()) {
+                continue;
+            }
+            let latest = merged
+                .get(&rc.host_id())
+                .is_none_or(|(t, _)| rc.timestamp() > *t);
+            if latest {
+                merged.insert(rc.host_id(), (rc.timestamp(), r.clone()));
             }
         }
-        meta.receipts = merged.into_values().collect();
-        if let (Ok(Some(mut entry)), Ok(m)) = (self.store.get(&key), codec::encode(&meta)) {
+        if merged.len() > MAX_HOLDER_RECEIPTS {
+            // Keep this host's own and the newest others.
+            let me = self.me;
+            let mut by_age: Vec<(NodeId, u64)> = merged
+                .iter()
+                .filter(|(n, _)| **n != me)
+                .map(|(n, (t, _))| (*n, *t))
+                .collect();
+            by_age.sort_by_key(|(n, t)| (std::cmp::Reverse(*t), *n));
+            let keep: BTreeSet<NodeId> = by_age
+                .into_iter()
+                .take(MAX_HOLDER_RECEIPTS - 1)
+                .map(|(n, _)| n)
+                .chain([me])
+                .collect();
+            merged.retain(|n, _| keep.contains(n));
+        }
+        meta.receipts = merged.into_values().map(|(_, r)| r).collect();
+        if meta.receipts != before {
+            self.write_meta(key, &meta);
+        }
+    }
+
+    /// Replaces the holder metadata of local record `key`.
+    fn write_meta(&mut self, key: RecordKey, meta: &HolderMeta) {
+        if let (Ok(Some(mut entry)), Ok(m)) = (self.store.get(&key), codec::encode(meta)) {
             entry.meta = m;
             let _ = self.store.put(key, entry);
+        }
+    }
+
+    /// A fault by `host` was proven: it no longer counts as a holder of anything here, its
+    /// announcements leave the DHT, and the records it held are healed as if it had failed.
+    fn on_fault_proven(&mut self, now: Instant, host: NodeId) {
+        if host == self.me {
+            return;
+        }
+        if self.faulty.len() >= MAX_FAULTY && !self.faulty.contains(&host) {
+            self.faulty.pop_first();
+        }
+        self.faulty.insert(host);
+        self.dht.holder_gone(&host);
+        // Heal first (it finds the records by the host's receipt), then forget the receipts.
+        self.heal_after(now, host);
+        let Ok(keys) = self.store.keys() else {
+            return;
+        };
+        for key in keys {
+            let Some(mut meta) = self
+                .store
+                .get_meta(&key)
+                .ok()
+                .flatten()
+                .and_then(|m| codec::decode::<HolderMeta>(&m).ok())
+            else {
+                continue;
+            };
+            let before = meta.receipts.len();
+            meta.receipts
+                .retain(|r| Receipt::decode(r).is_ok_and(|rc| rc.host_id() != host));
+            if meta.receipts.len() != before {
+                self.write_meta(key, &meta);
+            }
         }
     }
 
@@ -1642,7 +1827,10 @@ impl<S: RecordStore> Host<S> {
             }
             let survivors: Vec<NodeId> = holders
                 .keys()
-                .filter(|n| **n == self.me || (**n != gone && live.contains(*n)))
+                .filter(|n| {
+                    **n == self.me
+                        || (**n != gone && live.contains(*n) && !self.faulty.contains(*n))
+                })
                 .copied()
                 .collect();
             let healer = survivors

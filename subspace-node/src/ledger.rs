@@ -15,11 +15,36 @@ use subspace_record::{ContractValidator, Receipt, RecordError};
 pub trait ContractLedger: ContractValidator + Send + Sync + 'static {
     /// Records the holders' receipts for `key` in the contract state.
     fn record_receipts(&self, key: RecordKey, receipts: &[Receipt]);
+
+    /// The bytes `host` pledges under its host storage contracts, as the ledger holds them;
+    /// `None` when it holds none of that host. Replica placement weighs members by this, not
+    /// by what their gossip joins claim.
+    fn host_pledge(&self, host: &NodeId) -> Option<u64>;
+
+    /// Whether this ledger knows host contracts at all. A node without one (no chain, no host
+    /// contract configured) can only weigh members by what they claim.
+    fn knows_pledges(&self) -> bool;
+}
+
+/// The gossip [`subspace_gossip::PledgeOracle`] of a node: members weigh what their host
+/// contract pledges on the ledger (0 without one), or what they claim when the ledger knows
+/// no host contracts.
+pub(crate) struct LedgerPledges(pub(crate) Arc<dyn ContractLedger>);
+
+impl subspace_gossip::PledgeOracle for LedgerPledges {
+    fn weight(&self, host: &NodeId, _contract: &ContractId, claimed: u64) -> u64 {
+        if self.0.knows_pledges() {
+            self.0.host_pledge(host).unwrap_or(0)
+        } else {
+            claimed
+        }
+    }
 }
 
 #[derive(Default)]
 struct LedgerState {
     contracts: BTreeMap<ContractId, (PublicKey, u64)>,
+    hosts: BTreeMap<ContractId, (NodeId, u64)>,
     holders: BTreeMap<RecordKey, BTreeSet<NodeId>>,
 }
 
@@ -51,6 +76,12 @@ impl MemoryLedger {
     /// Opens contract `id` for `owner`, allowing records of up to `max_record_len` bytes.
     pub fn open_contract(&self, id: ContractId, owner: PublicKey, max_record_len: u64) {
         self.lock().contracts.insert(id, (owner, max_record_len));
+    }
+
+    /// Opens host storage contract `id`: `host` pledges `bytes`. Once any is open, members are
+    /// weighed by these alone (see [`ContractLedger::host_pledge`]).
+    pub fn open_host_contract(&self, id: ContractId, host: NodeId, bytes: u64) {
+        self.lock().hosts.insert(id, (host, bytes));
     }
 
     /// The holders recorded for `key`, in ascending order.
@@ -89,5 +120,18 @@ impl ContractLedger for MemoryLedger {
         for r in receipts {
             set.insert(r.host_id());
         }
+    }
+
+    fn host_pledge(&self, host: &NodeId) -> Option<u64> {
+        self.lock()
+            .hosts
+            .values()
+            .filter(|(h, _)| h == host)
+            .map(|(_, bytes)| *bytes)
+            .reduce(u64::saturating_add)
+    }
+
+    fn knows_pledges(&self) -> bool {
+        !self.lock().hosts.is_empty()
     }
 }

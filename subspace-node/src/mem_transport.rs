@@ -8,6 +8,7 @@
 //! ChaCha RNG in the order calls are made, so a single-threaded simulation replays exactly.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -80,6 +81,8 @@ struct Net {
     endpoints: BTreeMap<NodeId, Endpoint>,
     in_flight: BTreeMap<(Instant, u64), (NodeId, NodeId, Vec<u8>)>,
     groups: BTreeMap<NodeId, u32>,
+    /// Addresses endpoints appear to connect from ([`MemNetwork::set_addr`]).
+    addrs: BTreeMap<NodeId, SocketAddr>,
     seq: u64,
     stats: NetStats,
 }
@@ -128,7 +131,8 @@ impl Net {
                 .get_mut(&to)
                 .is_some_and(|ep| ep.peers.insert(from));
             if first {
-                self.push(&to, TransportEvent::Connected(from));
+                let addr = self.addrs.get(&from).copied();
+                self.push(&to, TransportEvent::Connected { peer: from, addr });
             }
             if self.push(&to, TransportEvent::Message { from, bytes }) {
                 self.stats.delivered += 1;
@@ -166,6 +170,7 @@ impl MemNetwork {
                 endpoints: BTreeMap::new(),
                 in_flight: BTreeMap::new(),
                 groups: BTreeMap::new(),
+                addrs: BTreeMap::new(),
                 seq: 0,
                 stats: NetStats::default(),
             })),
@@ -175,6 +180,11 @@ impl MemNetwork {
     fn lock(&self) -> MutexGuard<'_, Net> {
         // A panic while holding the lock leaves plain data behind; keep using it.
         self.net.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes `id`'s connections appear to come from `addr` (none by default).
+    pub fn set_addr(&self, id: NodeId, addr: SocketAddr) {
+        self.lock().addrs.insert(id, addr);
     }
 
     /// Joins `id` to the network and returns its endpoint (replacing an earlier one).
@@ -394,7 +404,13 @@ mod tests {
         clock.advance(Duration::from_millis(9));
         assert_eq!(b.try_recv(), None);
         clock.advance(Duration::from_millis(1));
-        assert_eq!(b.try_recv(), Some(TransportEvent::Connected(id(1))));
+        assert_eq!(
+            b.try_recv(),
+            Some(TransportEvent::Connected {
+                peer: id(1),
+                addr: None
+            })
+        );
         assert_eq!(b.try_recv(), Some(msg(id(1), b"hi")));
     }
 
@@ -409,7 +425,13 @@ mod tests {
         assert_eq!(net.stats().partitioned, 1);
         net.heal();
         a.send(id(2), b"y".to_vec()).unwrap();
-        assert_eq!(b.try_recv(), Some(TransportEvent::Connected(id(1))));
+        assert_eq!(
+            b.try_recv(),
+            Some(TransportEvent::Connected {
+                peer: id(1),
+                addr: None
+            })
+        );
         assert_eq!(b.try_recv(), Some(msg(id(1), b"y")));
     }
 
@@ -511,7 +533,13 @@ mod tests {
         let a = net.endpoint(id(1));
         let mut b = net.endpoint(id(2));
         a.send(id(2), b"z".to_vec()).unwrap();
-        assert_eq!(b.recv().await, Some(TransportEvent::Connected(id(1))));
+        assert_eq!(
+            b.recv().await,
+            Some(TransportEvent::Connected {
+                peer: id(1),
+                addr: None
+            })
+        );
         assert_eq!(b.recv().await, Some(msg(id(1), b"z")));
     }
 }

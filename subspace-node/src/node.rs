@@ -28,6 +28,9 @@ pub struct NodeStatus {
     pub id: NodeId,
     /// Live gossip members, this node included.
     pub live_members: usize,
+    /// Live members other than this node that replica placement can choose: those whose
+    /// pledge the ledger backs (every member, on a network without a chain).
+    pub placeable_members: usize,
     /// Local shard usage.
     pub usage: Usage,
     /// Workflow counters.
@@ -263,6 +266,7 @@ async fn run<S: RecordStore, T: Transport>(
                     let _ = tx.send(NodeStatus {
                         id: host.id(),
                         live_members: host.gossip().live_members().len(),
+                        placeable_members: host.placeable_members(),
                         usage: host.store().usage(),
                         stats: host.stats(),
                         contracts: host.owned_contracts(),

@@ -422,7 +422,8 @@ fn noise_err(_: snow::Error) -> NodeError {
 /// The handshake and identity proof, then the reader and writer tasks.
 async fn establish(shared: Arc<Shared>, stream: TcpStream, initiator: bool) -> Result<NodeId> {
     let _ = stream.set_nodelay(true);
-    let remote_ip = stream.peer_addr().ok().map(|a| a.ip());
+    let remote = stream.peer_addr().ok();
+    let remote_ip = remote.map(|a| a.ip());
     let (mut r, mut w) = stream.into_split();
     let (state, peer, book) = tokio::time::timeout(
         shared.config.handshake_timeout,
@@ -476,7 +477,7 @@ async fn establish(shared: Arc<Shared>, stream: TcpStream, initiator: bool) -> R
     }
     if shared
         .events
-        .send(TransportEvent::Connected(peer))
+        .send(TransportEvent::Connected { peer, addr: remote })
         .await
         .is_err()
     {
@@ -804,10 +805,10 @@ mod tests {
             .unwrap();
         let peer = a.connect(b.local_addr()).await.unwrap();
         assert_eq!(peer, kp(2).node_id());
-        assert_eq!(
+        assert!(matches!(
             b.recv().await,
-            Some(TransportEvent::Connected(kp(1).node_id()))
-        );
+            Some(TransportEvent::Connected { peer, addr: Some(_) }) if peer == kp(1).node_id()
+        ));
         for len in [
             0,
             1,

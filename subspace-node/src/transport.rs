@@ -1,6 +1,7 @@
 //! The [`Transport`] seam: authenticated messages between [`NodeId`]s.
 
 use std::future::Future;
+use std::net::SocketAddr;
 
 use subspace_crypto::NodeId;
 
@@ -9,8 +10,14 @@ use crate::Result;
 /// Something a transport reports to the node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TransportEvent {
-    /// An authenticated connection to this peer is up.
-    Connected(NodeId),
+    /// An authenticated connection to a peer is up.
+    Connected {
+        /// The peer, as proven by the transport.
+        peer: NodeId,
+        /// The address the connection came from, when the transport has one (the DHT caps
+        /// how many routing entries one network neighbourhood can hold).
+        addr: Option<SocketAddr>,
+    },
     /// The connection to this peer ended (closed, timed out, or dropped for bad bytes).
     Disconnected(NodeId),
     /// A message arrived from an authenticated peer.

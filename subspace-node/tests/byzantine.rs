@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::{Sim, config};
 use subspace_node::message::PutStep;
-use subspace_node::{Completion, NodeError, RecordStore};
+use subspace_node::{Completion, NodeError, RecordStore, Transport};
 
 #[test]
 fn copied_and_altered_replicas_are_caught_and_faulted() {
@@ -451,5 +451,230 @@ fn a_strangers_record_on_the_victims_contract_is_refused() {
             sim.holders(&rec.key()).is_empty(),
             "seed {seed}: record {i} was kept"
         );
+    }
+}
+
+#[test]
+fn a_host_claiming_an_inflated_pledge_gets_only_its_on_chain_share_of_replicas() {
+    // 50 hosts, each backed by the same host contract on the ledger (1 GiB); one claims
+    // u64::MAX in its gossip join. Placement weighs the ledger's figure, not the claim.
+    let seed = 31;
+    let n = 50;
+    let sybil_at = 17;
+    let mut sim =
+        common::Sim::with_claims(seed, n, config(1), |i| (i == sybil_at).then_some(u64::MAX));
+    sim.run_for(Duration::from_secs(10));
+    let ids = sim.ids();
+    // The sim's hosts are keyed by id: find the one built at index `sybil_at` by its claim.
+    let sybil = *ids
+        .iter()
+        .find(|id| {
+            sim.hosts[&ids[0]]
+                .0
+                .gossip()
+                .member(id)
+                .is_some_and(|m| m.pledged_bytes == u64::MAX)
+        })
+        .unwrap();
+    let records = 200;
+    let mut held = 0;
+    for i in 0..records {
+        let client = ids[(i * 7) % n];
+        let rec = sim.record(600);
+        let key = rec.key();
+        let op = sim.put(client, &rec);
+        match sim.wait(client, op, Duration::from_secs(60)) {
+            Completion::Put(Ok(rs)) => assert_eq!(rs.len(), 3, "seed {seed}"),
+            other => panic!("seed {seed}: {other:?}"),
+        }
+        held += usize::from(sim.holders(&key).contains(&sybil));
+    }
+    // Fair share: 3 of the 49 other hosts per record, 200 records: mean 12.2, sd 3.4.
+    // Believing the claim, the sybil would be drawn for nearly every record.
+    println!("seed {seed}: the inflated claimer holds {held} of {records} records");
+    assert!(
+        held <= 26,
+        "seed {seed}: the sybil holds {held} of {records}"
+    );
+}
+
+#[test]
+fn a_holders_message_cannot_shrink_a_holder_set_and_heal_still_fires() {
+    let seed = 32;
+    let mut sim = Sim::new(seed, 10, config(1));
+    sim.run_for(Duration::from_secs(5));
+    let ids = sim.ids();
+    let rec = sim.record(4000);
+    let key = rec.key();
+    let op = sim.put(ids[0], &rec);
+    let receipts = match sim.wait(ids[0], op, Duration::from_secs(60)) {
+        Completion::Put(Ok(rs)) => rs,
+        other => panic!("seed {seed}: {other:?}"),
+    };
+    let holders = sim.holders(&key);
+    assert_eq!(holders.len(), 3);
+    // A stranger tells every holder that the holder set is just the first holder.
+    let only_first: Vec<Vec<u8>> = receipts
+        .iter()
+        .filter(|r| r.host_id() == holders[0])
+        .map(|r| r.encode().unwrap())
+        .collect();
+    let attacker = *ids.iter().find(|i| !holders.contains(i)).unwrap();
+    let msg = subspace_node::Message::Node(subspace_node::NodeMessage::Holders {
+        key,
+        receipts: only_first,
+    })
+    .encode()
+    .unwrap();
+    for h in &holders {
+        sim.hosts[&attacker].1.send(*h, msg.clone()).unwrap();
+    }
+    sim.run_for(Duration::from_secs(5));
+    // A real holder dies: the survivors still know it held the record, and heal.
+    let victim = holders[2];
+    sim.kill(&victim);
+    sim.run_for(Duration::from_secs(60));
+    let now = sim.holders(&key);
+    assert!(
+        now.len() >= 3 && !now.contains(&victim),
+        "seed {seed}: not healed after the holder set was overwritten: {now:?}"
+    );
+}
+
+#[test]
+fn a_holder_proven_faulty_stops_counting_and_its_records_are_healed() {
+    let seed = 33;
+    let mut sim = Sim::new(seed, 12, config(1));
+    sim.run_for(Duration::from_secs(5));
+    let ids = sim.ids();
+    let rec = sim.record(3000);
+    let key = rec.key();
+    let op = sim.put(ids[0], &rec);
+    assert!(matches!(
+        sim.wait(ids[0], op, Duration::from_secs(60)),
+        Completion::Put(Ok(_))
+    ));
+    let holders = sim.holders(&key);
+    assert_eq!(holders.len(), 3);
+    let (liar, others) = (holders[0], &holders[1..]);
+    // The liar flips a byte of its replica; the others' copies are hidden for one get, so the
+    // client must ask the liar, catch it and report the fault.
+    let mut bad = sim.hosts[&liar].0.store().get(&key).unwrap().unwrap();
+    let at = bad.body.len() / 2;
+    bad.body[at] ^= 1;
+    sim.hosts
+        .get_mut(&liar)
+        .unwrap()
+        .0
+        .store_mut()
+        .put(key, bad)
+        .unwrap();
+    let hidden: Vec<_> = others
+        .iter()
+        .map(|h| {
+            let store = sim.hosts.get_mut(h).unwrap().0.store_mut();
+            let e = store.get(&key).unwrap().unwrap();
+            store.delete(&key).unwrap();
+            (*h, e)
+        })
+        .collect();
+    let client = *ids.iter().find(|i| !holders.contains(i)).unwrap();
+    let op = sim.get(client, key);
+    assert!(matches!(
+        sim.wait(client, op, Duration::from_secs(60)),
+        Completion::Get(Err(NodeError::NotFound(_)))
+    ));
+    assert_eq!(
+        sim.hosts[&client].0.stats().faults_reported,
+        1,
+        "seed {seed}"
+    );
+    for (h, e) in hidden {
+        sim.hosts
+            .get_mut(&h)
+            .unwrap()
+            .0
+            .store_mut()
+            .put(key, e)
+            .unwrap();
+    }
+    // The fault spreads; the honest holders drop the liar from the holder set and heal.
+    sim.run_for(Duration::from_secs(60));
+    let honest: Vec<_> = sim
+        .holders(&key)
+        .into_iter()
+        .filter(|h| *h != liar)
+        .collect();
+    assert!(
+        honest.len() >= 3,
+        "seed {seed}: only {honest:?} besides the faulty holder"
+    );
+}
+
+#[test]
+fn peers_from_one_address_group_hold_a_bounded_share_of_the_routing_table() {
+    // Twelve fresh identities, all connecting from one /24, each pinging one host: its DHT
+    // routing table takes at most the per-group limit of them.
+    let seed = 34;
+    let mut sim = Sim::new(seed, 4, config(1));
+    sim.run_for(Duration::from_secs(2));
+    let target = sim.ids()[0];
+    let mut sybils = Vec::new();
+    for i in 0..12u8 {
+        let id = subspace_crypto::Keypair::from_seed(&[0xB0 + i; 32]).node_id();
+        sim.net
+            .set_addr(id, format!("203.0.113.{}:9000", i + 1).parse().unwrap());
+        let t = sim.net.endpoint(id);
+        let ping = subspace_node::Message::Dht(subspace_dht::Message::Ping {
+            id: subspace_dht::RequestId(u64::from(i)),
+        })
+        .encode()
+        .unwrap();
+        t.send(target, ping).unwrap();
+        sybils.push((id, t));
+    }
+    sim.run_for(Duration::from_secs(2));
+    let host = &sim.hosts[&target].0;
+    let table = host.dht().routing_table();
+    let held = sybils.iter().filter(|(id, _)| table.contains(id)).count();
+    let limit = subspace_dht::DhtConfig::default().max_per_group;
+    assert!(
+        held <= limit,
+        "seed {seed}: {held} of one group in the table"
+    );
+    assert!(host.dht().stats().routing_group_limited > 0, "seed {seed}");
+}
+
+#[test]
+fn holders_re_announce_so_their_dht_entries_outlive_the_replica_ttl() {
+    // Holder entries expire a minute after their announcement here; the hosts re-announce
+    // (every 30 s) and a client that never saw the record still finds it three minutes on.
+    let seed = 35;
+    let mut cfg = config(1);
+    cfg.dht.replica_ttl = Duration::from_secs(60);
+    let mut sim = Sim::new(seed, 8, cfg);
+    sim.run_for(Duration::from_secs(5));
+    let ids = sim.ids();
+    let rec = sim.record(2000);
+    let op = sim.put(ids[0], &rec);
+    assert!(matches!(
+        sim.wait(ids[0], op, Duration::from_secs(60)),
+        Completion::Put(Ok(_))
+    ));
+    sim.run_for(Duration::from_secs(180));
+    let holders = sim.holders(&rec.key());
+    assert!(
+        holders
+            .iter()
+            .all(|h| sim.hosts[h].0.stats().republished > 0)
+    );
+    let client = *ids
+        .iter()
+        .find(|i| **i != ids[0] && !holders.contains(i))
+        .unwrap();
+    let op = sim.get(client, rec.key());
+    match sim.wait(client, op, Duration::from_secs(60)) {
+        Completion::Get(Ok(r)) => assert_eq!(r, rec, "seed {seed}"),
+        other => panic!("seed {seed}: holders forgotten: {other:?}"),
     }
 }

@@ -104,6 +104,12 @@ fn five_processes_survive_two_sigkilled_holders_and_a_restarted_node_catches_up(
         "three blocks",
     );
 
+    // Replicas go only to hosts whose host contract is on the chain.
+    nodes[0].as_ref().unwrap().wait_until(
+        |s| s.is_some_and(|s| s["placeable_members"].as_u64() >= Some(4)),
+        "every other host's contract on the chain",
+    );
+
     // 5 MiB of pseudo-random bytes: five chunks and a manifest, three replicas each.
     let file = root.join("five.bin");
     let data = process::pseudo_random_file(&file, 5 << 20, 0x2545_F491_4F6C_DD1D);

@@ -80,6 +80,17 @@ pub fn config(layers: u32) -> HostConfig {
 
 impl Sim {
     pub fn new(seed: u64, n: usize, cfg: HostConfig) -> Sim {
+        Sim::with_claims(seed, n, cfg, |_| None)
+    }
+
+    /// As [`Sim::new`]; every host's host contract pledges `cfg.pledged_bytes` on the ledger,
+    /// and host `i`'s gossip join claims `claim(i)` bytes instead when that is `Some`.
+    pub fn with_claims(
+        seed: u64,
+        n: usize,
+        cfg: HostConfig,
+        claim: impl Fn(usize) -> Option<u64>,
+    ) -> Sim {
         let clock = ManualClock::new(Instant::now(), UNIX_START);
         let link = LinkConfig {
             latency_min: Duration::from_millis(1),
@@ -102,6 +113,9 @@ impl Sim {
             let kp = Keypair::from_seed(&s);
             let id = kp.node_id();
             keys.insert(id, kp.clone());
+            ledger.open_host_contract(ContractId::from_bytes(id.to_bytes()), id, cfg.pledged_bytes);
+            let mut host_cfg = cfg.clone();
+            host_cfg.pledged_bytes = claim(i).unwrap_or(cfg.pledged_bytes);
             let host = Host::new(
                 kp,
                 SimStore {
@@ -110,7 +124,7 @@ impl Sim {
                 },
                 Arc::new(ledger.clone()),
                 Arc::new(clock.clone()),
-                cfg.clone(),
+                host_cfg,
                 seed.wrapping_add(i as u64),
             )
             .with_gossip_cache(cache.clone());

@@ -221,6 +221,18 @@ pub async fn devnet(root: &Path, args: DevnetArgs, json: bool) -> Result<(), Cli
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    // Replicas go only to hosts whose pledge the chain backs: wait until node 0 sees enough
+    // of them (their host contracts are in blocks it holds).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while status(&dirs[0])
+        .await
+        .is_none_or(|s| s["placeable_members"].as_u64() < Some(replicas as u64))
+    {
+        if Instant::now() > deadline {
+            return Err(timed_out("enough hosts with a host contract on the chain"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     let created = control::request(
         &dirs[0].control_path(),
         Request::ContractCreate {
